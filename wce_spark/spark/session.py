@@ -1,0 +1,44 @@
+"""SparkSession with Delta Lake: local master from the conf, or whatever spark-submit set."""
+from __future__ import annotations
+
+import os
+
+from wce_spark.config import Config
+
+DELTA_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+def under_spark_submit() -> bool:
+    """spark-submit launches the Python driver with a gateway already running."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def get_spark(cfg: Config, app_name: str | None = None):
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name or cfg["spark.app_name"])
+    settings = {
+        **DELTA_CONF,
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(cfg["spark.shuffle_partitions"]),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.sources.partitionOverwriteMode": "static",
+        **{k: str(v) for k, v in cfg["spark.extra"].items()},
+    }
+    for k, v in settings.items():
+        builder = builder.config(k, v)
+    if under_spark_submit():
+        spark = builder.getOrCreate()  # master, jars/--packages and memory come from spark-submit
+    else:
+        from delta import configure_spark_with_delta_pip
+
+        builder = (builder.master(cfg["spark.master"])
+                   .config("spark.driver.memory", cfg["spark.driver_memory"])
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR"))
+        spark = configure_spark_with_delta_pip(builder).getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
