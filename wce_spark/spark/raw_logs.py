@@ -5,10 +5,11 @@ Names and types here are the ones build_samples requires; other impression colum
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, LongType, StringType, TimestampType
+from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType, TimestampType
 
 from wce_spark.errors import UserError
 
@@ -40,18 +41,40 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     return fs.exists(hpath)
 
 
-def read_partition(spark: SparkSession, root: str, day: dt.date, required: dict, what: str) -> DataFrame:
-    """One day's rows with the required columns cast to their contract types (uncastable -> null,
-    which the validity rules then quarantine). A missing required column is a UserError."""
+@dataclass(frozen=True)
+class RawDay:
+    """One day of a raw log: required columns typed per the contract, others untouched, and
+    ``record``, an expression giving the row as it was read, as JSON (for quarantine)."""
+
+    df: DataFrame
+    record: Column
+
+
+def empty_day(spark: SparkSession, required: dict) -> RawDay:
+    schema = StructType([StructField(name, dtype) for name, dtype in required.items()])
+    return RawDay(spark.createDataFrame([], schema), F.to_json(F.struct(*required)))
+
+
+def read_partition(spark: SparkSession, root: str, day: dt.date, required: dict, what: str) -> RawDay:
+    """Read one day's partition. A required column of another type is converted with try_cast
+    (a value that does not convert becomes null, which the validity rules quarantine) and its
+    original is kept, so the quarantined record shows what was logged. A missing required column
+    is a UserError."""
     path = partition_path(root, day)
     try:
         df = spark.read.parquet(path)
     except Exception as exc:  # noqa: BLE001 - Spark raises AnalysisException subclasses here
-        raise UserError(f"cannot read {what} at {path}: {str(exc).splitlines()[0]}") from None
+        raise UserError(f"cannot read {what} at {path}: {str(exc).strip().splitlines()[0]}") from None
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise UserError(f"{what} at {path} lacks required column(s): {', '.join(missing)}")
-    if "dt" in df.columns:  # a stray dt column inside the files would clash with the output's dt
+    if "dt" in df.columns:  # a dt column inside the files would clash with the partition column
         df = df.drop("dt")
-    return df.select(*[F.col(c).cast(t).alias(c) if c in required else F.col(c) for c, t in
-                       [(c, required.get(c)) for c in df.columns]])
+    types = dict(df.dtypes)
+    originals = [c for c, t in required.items() if types[c] != t.simpleString()]
+    record = F.to_json(F.struct(*[F.col(f"_orig_{c}").alias(c) if c in originals else F.col(c)
+                                  for c in df.columns]))
+    df = df.select(*[F.col(c).alias(f"_orig_{c}") for c in originals],
+                   *[F.col(c).try_cast(required[c]).alias(c) if c in originals else F.col(c)
+                     for c in df.columns])
+    return RawDay(df, record)
