@@ -23,16 +23,20 @@ def spark():
     session.stop()
 
 
+def config_under(root: Path, *overrides: str):
+    """conf/local.yaml with every path under ``root`` and test-sized Spark settings."""
+    from wce_spark.config import load_config
+
+    paths = [f"paths.{name}={root / name}" for name in
+             ("impressions", "playbacks", "truth", "lake", "models", "reports")]
+    return load_config(str(ROOT / "conf" / "local.yaml"), paths + ["spark.shuffle_partitions=2", *overrides])
+
+
 @pytest.fixture
 def make_cfg(tmp_path):
     """make_cfg("weight.fn=linear", ...) -> Config with every path under this test's tmp dir."""
-    from wce_spark.config import load_config
 
     def _make(*overrides: str, root: Path | None = None):
-        base = root or tmp_path
-        paths = [f"paths.{name}={base / name}" for name in
-                 ("impressions", "playbacks", "truth", "lake", "models", "reports")]
-        return load_config(str(ROOT / "conf" / "local.yaml"),
-                           paths + ["spark.shuffle_partitions=2", *overrides])
+        return config_under(root or tmp_path, *overrides)
 
     return _make
