@@ -10,6 +10,7 @@ Definitions (the one place they are written down):
   to the user's number of impressions (all of them, not only the ones in valid pairs).
 * Calibration: rows split into ten equal-size groups by predicted watch time (deciles); per decile the
   mean predicted and the mean actual watch time.
+* Histogram: counts of actual and predicted watch time on shared edges, [0, 0.1) s then log-spaced.
 * Duration buckets: video_duration_s in [0, 7), [7, 15), [15, 30), [30, 60), [60, 180), [180, inf)
   seconds (left-closed), each with the metrics above.
 
