@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import config_under
 
-from wce_spark.config import load_config
 from wce_spark.errors import UserError
 from wce_spark.evaluate import metrics
 from wce_spark.evaluate.frame import evaluate_frame
@@ -170,9 +170,7 @@ def write_samples(spark, cfg, days: dict[dt.date, pd.DataFrame]) -> None:
 @pytest.fixture(scope="module")
 def day_setup(spark, tmp_path_factory):
     """A samples table holding D and D-1 (written once for this module), and the truth of D."""
-    root = tmp_path_factory.mktemp("day")
-    cfg = load_config(str(ROOT / "conf" / "local.yaml"), ["spark.shuffle_partitions=2"] + [
-        f"paths.{name}={root / name}" for name in ("impressions", "playbacks", "truth", "lake", "models", "reports")])
+    cfg = config_under(tmp_path_factory.mktemp("day"))
     frame = impressions(240, seed=1)
     write_samples(spark, cfg, {DAY: frame, DAY - dt.timedelta(days=1): impressions(50, seed=2)})
     truth = frame[["impression_id", "expected_w_log2"]].assign(
