@@ -1,0 +1,1 @@
+"""Delta snapshots resolved to the plain Parquet files a non-Spark reader (Petastorm) may read."""

@@ -1,0 +1,64 @@
+"""Petastorm -> tf.data: the live snapshot's Parquet files as fixed-size, shuffled batches of columns.
+
+Petastorm's batch reader yields whole row groups (only the projected columns); tf.data splits them into
+rows, shuffles them through a buffer, batches them to ``batch_size`` and prefetches. Row groups are
+sharded by ``cur_shard`` / ``shard_count`` so several workers read disjoint parts of one file list.
+
+What Petastorm hands over for nulls: strings arrive as ``"None"``, integers as their type's minimum,
+floats as NaN; the model's feature layers turn these into one hash bucket or a 0 input.
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import warnings
+from typing import Iterator, Sequence
+
+import tensorflow as tf
+
+from wce_spark.errors import UserError
+
+# Petastorm 0.13 runs on pyarrow 14's legacy ParquetDataset (pinned on purpose, see setup.py); its
+# deprecation warnings, one per file and thread, would bury the progress lines.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"petastorm(\..*)?$")
+warnings.filterwarnings("ignore", message="Tensorflow will convert all unicode strings", module=r"petastorm")
+
+
+@contextlib.contextmanager
+def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *,
+                 shuffle_buffer: int = 0, seed: int | None = None, reader_workers: int = 2,
+                 cur_shard: int | None = None, shard_count: int | None = None,
+                 deterministic: bool = False) -> Iterator[tf.data.Dataset]:
+    """One pass over ``urls`` as a dataset of ``{column: (B,) tensor}`` batches, B = ``batch_size``
+    except the last. The reader's threads live as long as the ``with`` block.
+
+    ``deterministic``: one reader thread in file order, so equal seeds give equal batches (for tests);
+    otherwise row groups are shuffled and read by ``reader_workers`` threads in whatever order they finish.
+    """
+    from petastorm import make_batch_reader
+    from petastorm.tf_utils import make_petastorm_dataset
+
+    if not urls:
+        raise UserError("no data files to read")
+    try:
+        reader = make_batch_reader(
+            list(urls), schema_fields=[re.escape(c) for c in columns], num_epochs=1,
+            shuffle_row_groups=not deterministic, seed=seed,
+            reader_pool_type="dummy" if deterministic else "thread",
+            workers_count=1 if deterministic else reader_workers,
+            cur_shard=cur_shard, shard_count=shard_count)
+    except ValueError as exc:  # e.g. a projected column the files lack
+        raise UserError(f"cannot read the samples files ({len(urls)} files, e.g. {urls[0]}): {exc}") from None
+    missing = [c for c in columns if c not in reader.schema.fields]
+    if missing:
+        reader.stop()
+        reader.join()
+        raise UserError(f"the samples files lack column(s) {', '.join(missing)} "
+                        f"(they have: {', '.join(sorted(reader.schema.fields))}); check features.* in the conf")
+    with reader:
+        row_groups = make_petastorm_dataset(reader).map(
+            lambda group: {name: getattr(group, name) for name in columns})
+        rows = row_groups.unbatch()
+        if shuffle_buffer > 1:
+            rows = rows.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
+        yield rows.batch(batch_size).prefetch(tf.data.AUTOTUNE)
