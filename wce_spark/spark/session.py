@@ -24,6 +24,9 @@ def get_spark(cfg: Config, app_name: str | None = None):
         **DELTA_CONF,
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(cfg["spark.shuffle_partitions"]),
+        # Delta replays its log with this many tasks (default 50): a fixed cost on every commit and
+        # snapshot, which dominates small local runs. The log is small next to the data it describes.
+        "spark.databricks.delta.snapshotPartitions": str(min(50, cfg["spark.shuffle_partitions"])),
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.sources.partitionOverwriteMode": "static",
         **{k: str(v) for k, v in cfg["spark.extra"].items()},
