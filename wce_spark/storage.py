@@ -20,14 +20,18 @@ def _local(path: str) -> str:
 
 
 def write_text_atomic(path: str, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_bytes_atomic(path: str, data: bytes) -> None:
     if _is_local(path):
         path = _local(path)
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -38,8 +42,8 @@ def write_text_atomic(path: str, text: str) -> None:
         return
     import fsspec
 
-    with fsspec.open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    with fsspec.open(path, "wb") as fh:
+        fh.write(data)
 
 
 def write_json_atomic(path: str, payload: Any) -> None:
