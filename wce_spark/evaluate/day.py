@@ -87,8 +87,10 @@ def evaluate_day(cfg: Config, day: dt.date, model_dir: str, spark: SparkSession 
                         + (" matching the given filter" if where is not None else ""))
     log(f"scoring {len(frame):,} impressions through the serving signature")
     result = {"date": day.isoformat(), **evaluate_frame(frame, model, cfg)}
+    truth = result["truth"]
     log(f"n={result['n']:,} MAE={result['mae']:.3f}s RMSE={result['rmse']:.3f}s "
-        f"XAUC={result['xauc']:.4f} XGAUC={result['xgauc']:.4f}")
+        f"XAUC={result['xauc']:.4f} XGAUC={result['xgauc']:.4f}"
+        + (f" corr(odds, {truth['column']})={truth['corr_odds']:.4f}" if truth else ""))
     out_dir = report_dir or f"{cfg['paths.reports'].rstrip('/')}/evaluate"
     paths = write_report(result, out_dir, stem or day.isoformat())
     log(f"report written: {paths.markdown} (numbers in {paths.json})")

@@ -1,6 +1,6 @@
 """Writing an evaluation: ``<stem>.json`` (every number), three PNG plots and ``<stem>.md`` embedding
-them, side by side in one folder (local or any fsspec URL). Each file is written to a temporary name
-and renamed into place, the JSON last, so a reader never sees a half-written report."""
+them, side by side in one folder (local or a store URL, through ``wce_spark.storage``). Each file is
+written atomically, the JSON last, so a reader never sees a half-written report."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import fsspec
-
 from wce_spark.evaluate import plots
+from wce_spark.storage import write_bytes_atomic, write_text_atomic
 
 PLOTS = ("calibration", "distribution", "xauc_by_duration")
 
@@ -31,13 +30,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
-
-
-def _write(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
-    tmp = f"{path}.tmp"
-    with fs.open(tmp, "wb") as fh:
-        fh.write(data)
-    fs.mv(tmp, path)
 
 
 def _number(value: Any, digits: int = 3) -> str:
@@ -101,21 +93,18 @@ def markdown(result: dict, plot_files: dict[str, str], json_file: str) -> str:
 
 def write_report(result: dict, out_dir: str, stem: str) -> ReportPaths:
     """Write ``<out_dir>/<stem>.json``, ``<stem>.md`` and ``<stem>.<plot>.png``; return their paths."""
-    fs, root = fsspec.core.url_to_fs(out_dir)
-    fs.makedirs(root, exist_ok=True)
-    title = stem
+    base = out_dir.rstrip("/")
     pngs = {
-        "calibration": plots.calibration_png(result["calibration"], title),
-        "distribution": plots.distribution_png(result["histogram"], title),
-        "xauc_by_duration": plots.xauc_by_duration_png(result["by_duration"], title),
+        "calibration": plots.calibration_png(result["calibration"], stem),
+        "distribution": plots.distribution_png(result["histogram"], stem),
+        "xauc_by_duration": plots.xauc_by_duration_png(result["by_duration"], stem),
     }
     plot_files = {name: f"{stem}.{name}.png" for name in PLOTS}
     for name, data in pngs.items():
-        _write(fs, f"{root}/{plot_files[name]}", data)
-    json_file = f"{stem}.json"
-    _write(fs, f"{root}/{stem}.md", markdown(result, plot_files, json_file).encode("utf-8"))
-    document = json_safe({**result, "plots": plot_files, "report_md": f"{stem}.md"})
-    _write(fs, f"{root}/{json_file}", (json.dumps(document, indent=2) + "\n").encode("utf-8"))
-    base = out_dir.rstrip("/")
-    return ReportPaths(json=f"{base}/{json_file}", markdown=f"{base}/{stem}.md",
+        write_bytes_atomic(f"{base}/{plot_files[name]}", data)
+    json_file, md_file = f"{stem}.json", f"{stem}.md"
+    write_text_atomic(f"{base}/{md_file}", markdown(result, plot_files, json_file))
+    document = json_safe({**result, "plots": plot_files, "report_md": md_file})
+    write_text_atomic(f"{base}/{json_file}", json.dumps(document, indent=2) + "\n")
+    return ReportPaths(json=f"{base}/{json_file}", markdown=f"{base}/{md_file}",
                        plots={name: f"{base}/{f}" for name, f in plot_files.items()})
