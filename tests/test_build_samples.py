@@ -115,6 +115,9 @@ def test_watch_times_windows_cap_midnight_and_weights(spark, logs):
     for iid, wt in expected.items():
         assert positives[iid].weight == pytest.approx(math.log2(wt + 1))
         assert negatives[iid].weight == 1.0 and negatives[iid].watch_time_s == wt
+        assert positives[iid].holdout_bucket == negatives[iid].holdout_bucket  # an impression is held out whole
+    buckets = {r.holdout_bucket for r in rows}
+    assert all(0 <= b < 1000 for b in buckets) and len(buckets) > 1
     assert positives["i5"].event_ts == ts(D, 8)          # de-dup kept the earliest copy
     assert positives["i3"].hour == 23 and positives["i1"].hour == 10
     assert positives["i1"].device == "ios"              # other impression columns are carried

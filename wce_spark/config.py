@@ -99,7 +99,8 @@ SCHEMA: dict[str, Key] = {
     "train.reader_workers": Key(int, 2, check=_positive, rule="> 0"),
     "train.warm_start": Key(str, "", doc="model directory to start from; empty: none"),
     # Evaluation and the daily job
-    "evaluate.xauc_max_pairs": Key(int, 2_000_000, check=_positive, rule="> 0"),
+    "evaluate.xauc_max_pairs": Key(int, 500_000_000_000, check=_positive, rule="> 0",
+                                   doc="exact XAUC up to this many pairs (~1M rows), sampled above"),
     "evaluate.seed": Key(int, 0),
     "retrain.holdout_fraction": Key(NUMBER, 0.1, check=_fraction, rule="in [0, 1)"),
     "retrain.tolerance": Key(NUMBER, 0.01, check=_non_negative, rule=">= 0"),

@@ -33,8 +33,15 @@ ORPHAN, OUT_OF_WINDOW = "orphan", "out_of_window"
 USED, CARRIED = "used", "carried"
 
 SAMPLE_COLUMNS = ["dt", "impression_id", "label", "weight", "watch_time_s", "user_id", "video_id",
-                  "author_id", "video_duration_s", "hour", "event_ts"]
-DERIVED_COLUMNS = {"dt", "label", "weight", "watch_time_s", "hour"}
+                  "author_id", "video_duration_s", "hour", "event_ts", "holdout_bucket"]
+DERIVED_COLUMNS = {"dt", "label", "weight", "watch_time_s", "hour", "holdout_bucket"}
+HOLDOUT_BUCKETS = 1000
+
+
+def holdout_bucket(impression_id: Column) -> Column:
+    """A stable bucket in [0, 1000) per impression: rows with bucket < 1000 * retrain.holdout_fraction
+    are held out of training for evaluation. Both copies of an impression share it."""
+    return F.pmod(F.xxhash64(impression_id), F.lit(HOLDOUT_BUCKETS)).cast("int")
 
 
 @dataclass(frozen=True)
@@ -162,6 +169,7 @@ def to_samples(accepted: DataFrame, params: BuildParams) -> DataFrame:
             .withColumn("watch_time_s", F.coalesce(F.col("watch_time_s"), F.lit(0.0)))
             .withColumn("author_id", F.coalesce(F.col("author_id"), F.lit("")))
             .withColumn("hour", F.hour("event_ts"))
+            .withColumn("holdout_bucket", holdout_bucket(F.col("impression_id")))
             .withColumn("dt", F.lit(params.day).cast("date"))
             .withColumn("_w", weight_col(F.col("watch_time_s"), params.weight_fn)))
     copies = [F.struct(F.lit(1).alias("label"), F.col("_w").alias("weight"))]
