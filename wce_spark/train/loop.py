@@ -154,6 +154,14 @@ def _prepare_run_dir(run_dir: str, fingerprint: dict[str, Any]) -> bool:
     return False
 
 
+def _remove_run_dir(run_dir: str) -> None:
+    """The run is exported: its checkpoints are obsolete (and ``.runs`` too, once empty)."""
+    tf.io.gfile.rmtree(run_dir)
+    runs = run_dir.rstrip("/").rsplit("/", 1)[0]
+    if not tf.io.gfile.listdir(runs):
+        tf.io.gfile.rmtree(runs)
+
+
 def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministic: bool = False) -> dict:
     """Train on ``files`` (the window's live snapshot) and export ``<paths.models>/<day>/``.
 
@@ -246,7 +254,7 @@ def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministi
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     export_model(model, weight_fn, input_dtypes, paths.export_dir, summary, example)
-    tf.io.gfile.rmtree(paths.run_dir)
+    _remove_run_dir(paths.run_dir)
     summary["seconds"] = round(time.time() - started, 3)
     storage.write_json_atomic(paths.report, summary)
     log(f"exported {paths.export_dir} (final loss {summary['final_loss']}); report {paths.report}")
