@@ -22,7 +22,7 @@ import datetime as dt
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import tensorflow as tf
@@ -36,7 +36,7 @@ from wce_spark.train.export import export_model, serving_input_dtypes, warm_star
 from wce_spark.train.features import LABEL, WEIGHT, FeatureSpec
 from wce_spark.train.losses import constant_logit, row_loss_for_mode
 from wce_spark.train.model import DeepFM, model_config
-from wce_spark.train.reader import open_dataset
+from wce_spark.train.reader import holdout_cutoff, open_dataset
 
 LOG_EVERY_S = 10.0
 EXAMPLE_ROWS = 2048  # read up front: input dtypes, the starting bias, and a check of the export
@@ -134,7 +134,7 @@ def _fingerprint(cfg: Config, files: SnapshotFiles, config: dict[str, Any]) -> d
             "end": files.end.isoformat(), "mode": files.samples_mode, "weight_fn": files.weight_fn,
             "model": config, "batch_size": cfg["train.batch_size"],
             "learning_rate": cfg["train.learning_rate"], "shuffle_buffer": cfg["train.shuffle_buffer"],
-            "warm_start": cfg["train.warm_start"]}
+            "warm_start": cfg["train.warm_start"], "holdout_fraction": cfg["retrain.holdout_fraction"]}
 
 
 def _prepare_run_dir(run_dir: str, fingerprint: dict[str, Any]) -> bool:
@@ -162,8 +162,10 @@ def _remove_run_dir(run_dir: str) -> None:
         tf.io.gfile.rmtree(runs)
 
 
-def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministic: bool = False) -> dict:
-    """Train on ``files`` (the window's live snapshot) and export ``<paths.models>/<day>/``.
+def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministic: bool = False,
+                export_dir: str | None = None) -> dict:
+    """Train on ``files`` (the window's live snapshot) and export ``<paths.models>/<day>/`` (or ``export_dir``,
+    e.g. the daily job's staging folder). Rows in the ``retrain.holdout_fraction`` holdout are never read.
 
     Returns the run summary (also in model_meta.json and ``<paths.reports>/train/<day>.json``).
     ``deterministic`` reads in file order with one thread, for reproducible tests."""
@@ -176,16 +178,21 @@ def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministi
     spec = FeatureSpec.from_config(cfg)
     config = model_config(cfg, spec)
     paths = RunPaths.for_day(cfg, day)
+    if export_dir:
+        paths = replace(paths, export_dir=export_dir)
+    holdout_below = holdout_cutoff(cfg["retrain.holdout_fraction"])
     epochs, batch_size = cfg["train.epochs"], cfg["train.batch_size"]
     columns = spec.columns + [LABEL, WEIGHT]
     missing = files.missing_days()
     log(f"samples {files.table} version {files.version} ({mode}, weight.fn {weight_fn}): {len(files.files)} "
         f"files, {files.rows} rows, {files.start}..{files.end}"
-        + (f"; no samples for {', '.join(missing)}" if missing else ""))
+        + (f"; no samples for {', '.join(missing)}" if missing else "")
+        + (f"; holdout_bucket < {holdout_below} held out" if holdout_below else ""))
 
     def read(seed: int, size: int = batch_size, shuffle: int = cfg["train.shuffle_buffer"]):
         return open_dataset(files.urls, columns, size, shuffle_buffer=shuffle, seed=seed,
-                            reader_workers=cfg["train.reader_workers"], deterministic=deterministic)
+                            reader_workers=cfg["train.reader_workers"], deterministic=deterministic,
+                            holdout_below=holdout_below)
 
     with read(seed=cfg["train.seed"], size=EXAMPLE_ROWS, shuffle=0) as ds:
         example = next(iter(ds))

@@ -23,26 +23,37 @@ from wce_spark.errors import UserError
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"petastorm(\..*)?$")
 warnings.filterwarnings("ignore", message="Tensorflow will convert all unicode strings", module=r"petastorm")
 
+HOLDOUT_COLUMN = "holdout_bucket"
+HOLDOUT_BUCKETS = 1000  # the range of build_samples' holdout_bucket (wce_spark.spark.build_samples)
+
+
+def holdout_cutoff(fraction: float) -> int:
+    """Rows with holdout_bucket below this are the holdout (``retrain.holdout_fraction``): never trained on."""
+    return int(round(HOLDOUT_BUCKETS * fraction))
+
 
 @contextlib.contextmanager
 def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *,
                  shuffle_buffer: int = 0, seed: int | None = None, reader_workers: int = 2,
                  cur_shard: int | None = None, shard_count: int | None = None,
-                 deterministic: bool = False) -> Iterator[tf.data.Dataset]:
+                 deterministic: bool = False, holdout_below: int = 0) -> Iterator[tf.data.Dataset]:
     """One pass over ``urls`` as a dataset of ``{column: (B,) tensor}`` batches, B = ``batch_size``
     except the last. The reader's threads live as long as the ``with`` block.
 
     ``deterministic``: one reader thread in file order, so equal seeds give equal batches (for tests);
     otherwise row groups are shuffled and read by ``reader_workers`` threads in whatever order they finish.
+    ``holdout_below``: rows whose holdout_bucket is below it are dropped (files without the column, written
+    before build_samples made it, are read whole).
     """
     from petastorm import make_batch_reader
     from petastorm.tf_utils import make_petastorm_dataset
 
     if not urls:
         raise UserError("no data files to read")
+    read_columns = list(columns) + ([HOLDOUT_COLUMN] if holdout_below > 0 and HOLDOUT_COLUMN not in columns else [])
     try:
         reader = make_batch_reader(
-            list(urls), schema_fields=[re.escape(c) for c in columns], num_epochs=1,
+            list(urls), schema_fields=[re.escape(c) for c in read_columns], num_epochs=1,
             shuffle_row_groups=not deterministic, seed=seed,
             reader_pool_type="dummy" if deterministic else "thread",
             workers_count=1 if deterministic else reader_workers,
@@ -55,10 +66,15 @@ def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *
         reader.join()
         raise UserError(f"the samples files lack column(s) {', '.join(missing)} "
                         f"(they have: {', '.join(sorted(reader.schema.fields))}); check features.* in the conf")
+    kept = [c for c in read_columns if c in reader.schema.fields]
     with reader:
         row_groups = make_petastorm_dataset(reader).map(
-            lambda group: {name: getattr(group, name) for name in columns})
+            lambda group: {name: getattr(group, name) for name in kept})
         rows = row_groups.unbatch()
+        if HOLDOUT_COLUMN in kept and holdout_below > 0:
+            rows = rows.filter(lambda row: row[HOLDOUT_COLUMN] >= holdout_below)
+            if HOLDOUT_COLUMN not in columns:
+                rows = rows.map(lambda row: {name: row[name] for name in columns})
         if shuffle_buffer > 1:
             rows = rows.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
         yield rows.batch(batch_size).prefetch(tf.data.AUTOTUNE)
