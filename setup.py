@@ -23,6 +23,7 @@ setup(
     description=__doc__,
     python_requires=">=3.11,<3.12",
     packages=find_packages(include=["wce_spark", "wce_spark.*"]),
+    package_data={"wce_spark.spark": ["log4j2.properties"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={"dev": ["pytest==9.2.0"]},
 )

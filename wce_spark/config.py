@@ -7,6 +7,7 @@ A file or override that names an unknown key, or gives a value of the wrong type
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -197,6 +198,9 @@ def load_config(path: str | None, overrides: Iterable[str] = ()) -> Config:
     values = {name: copy.deepcopy(key.default) for name, key in SCHEMA.items()}
     source = "<defaults>"
     if path:
+        # Under spark-submit --deploy-mode cluster the conf arrives via --files in the working directory.
+        if not os.path.exists(path) and os.path.exists(os.path.basename(path)):
+            path = os.path.basename(path)
         source = path
         try:
             with open(path, encoding="utf-8") as fh:

@@ -5,6 +5,7 @@ import os
 
 from wce_spark.config import Config
 
+LOG4J2 = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log4j2.properties")
 DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -41,7 +42,7 @@ def get_spark(cfg: Config, app_name: str | None = None):
         builder = (builder.master(cfg["spark.master"])
                    .config("spark.driver.memory", cfg["spark.driver_memory"])
                    .config("spark.ui.enabled", "false")
-                   .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR"))
+                   .config("spark.driver.extraJavaOptions", f"-Dlog4j.configurationFile=file:{LOG4J2}"))
         spark = configure_spark_with_delta_pip(builder).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
