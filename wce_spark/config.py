@@ -7,6 +7,7 @@ A file or override that names an unknown key, or gives a value of the wrong type
 from __future__ import annotations
 
 import copy
+import datetime
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -188,8 +189,10 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text!r}: expected dotted.key=value")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: YAML's date reading of e.g. 2026-13-01
         value = raw
+    if isinstance(value, datetime.date):  # dates are configured as text (synth.start_date=2026-03-05)
+        value = raw.strip()
     return name, value
 
 
