@@ -6,6 +6,7 @@ import glob
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 
@@ -193,16 +194,17 @@ def test_a_killed_run_resumes_after_its_last_checkpoint(spark, lake, tmp_path, m
     assert other["resumed_after_epoch"] is None and other["steps"] == 2 * steps_per_epoch
 
 
-def test_warm_start_loads_the_published_model(spark, trained):
+def test_warm_start_loads_the_published_model(spark, lake, trained, tmp_path):
     from wce_spark import storage
     from wce_spark.train.loop import train_model
 
-    cfg, summary = trained
-    storage.write_text_atomic(os.path.join(cfg["paths.models"], "latest"), D2.isoformat() + "\n")
-    warm_cfg = cfg.with_overrides({"train.warm_start": "latest", "train.learning_rate": 1e-12,
-                                   "train.epochs": 1, "train.days": 1})
+    _, summary = trained
+    shutil.copytree(summary["model_dir"], tmp_path / "models" / "published")
+    storage.write_text_atomic(str(tmp_path / "models" / "latest"), "published\n")
+    warm_cfg = _cfg(lake, "train.warm_start=latest", "train.learning_rate=1.0e-12", "train.epochs=1",
+                    "train.days=1", out=tmp_path)
     warm = train_model(warm_cfg, D1, _files(spark, warm_cfg, D1), deterministic=True)
-    assert warm["warm_start"] == summary["model_dir"]
+    assert warm["warm_start"] == str(tmp_path / "models" / "published")
     frame = _impressions(D1, 500, seed=5)
     np.testing.assert_allclose(_serve(warm["model_dir"], frame)["odds"], _serve(summary["model_dir"], frame)["odds"],
                                rtol=1e-4)
