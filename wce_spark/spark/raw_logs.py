@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import DoubleType, LongType, StringType, TimestampType
 
 from wce_spark.errors import UserError
 
@@ -51,8 +51,9 @@ class RawDay:
 
 
 def empty_day(spark: SparkSession, required: dict) -> RawDay:
-    schema = StructType([StructField(name, dtype) for name, dtype in required.items()])
-    return RawDay(spark.createDataFrame([], schema), F.to_json(F.struct(*required)))
+    """A day with no rows (built in the JVM: no Python worker needed)."""
+    df = spark.range(0).select(*[F.lit(None).cast(dtype).alias(name) for name, dtype in required.items()])
+    return RawDay(df, F.to_json(F.struct(*required)))
 
 
 def read_partition(spark: SparkSession, root: str, day: dt.date, required: dict, what: str) -> RawDay:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from wce_spark.config import Config
 
@@ -39,6 +40,8 @@ def get_spark(cfg: Config, app_name: str | None = None):
     else:
         from delta import configure_spark_with_delta_pip
 
+        # Python workers run the driver's interpreter (the venv), not whatever python3 is on the PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         builder = (builder.master(cfg["spark.master"])
                    .config("spark.driver.memory", cfg["spark.driver_memory"])
                    .config("spark.ui.enabled", "false")
