@@ -1,6 +1,7 @@
 """Config loading, overrides and the one-line errors; no Spark."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -24,8 +25,9 @@ def test_local_defaults_match_contract():
     cfg = load_config(str(ROOT / "conf" / "local.yaml"))
     assert (cfg["samples.mode"], cfg["weight.fn"], cfg["watch_time.lookahead_hours"], cfg["watch_time.cap_s"],
             cfg["train.days"]) == ("duplicated", "log2", 6, 3600, 7)
-    assert all(cfg[f"paths.{p}"].startswith("./data/") for p in ("impressions", "playbacks", "lake", "models",
-                                                                  "reports"))
+    for p in ("impressions", "playbacks", "lake", "models", "reports"):  # ./data/..., made absolute
+        assert cfg[f"paths.{p}"] == os.path.join(os.getcwd(), "data", *cfg[f"paths.{p}"].split("/data/")[1:])
+    assert load_config(None, ["paths.lake=hdfs:///wce/lake"])["paths.lake"] == "hdfs:///wce/lake"
 
 
 def test_overrides_are_typed():
@@ -65,7 +67,7 @@ def test_bad_files(tmp_path):
 
 def test_every_schema_default_is_valid():
     cfg = load_config(None)
-    assert cfg.section("paths")["lake"] == SCHEMA["paths.lake"].default
+    assert cfg.section("paths")["lake"] == os.path.abspath(SCHEMA["paths.lake"].default)
     assert cfg.as_dict()["weight"]["fn"] == "log2"
 
 

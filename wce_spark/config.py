@@ -167,7 +167,7 @@ class Config:
         values = dict(self._values)
         for name, value in overrides.items():
             values[name] = _validate(name, value, "override")
-        return Config(values, self.source)
+        return Config(_absolute_paths(values), self.source)
 
     def as_dict(self) -> dict[str, Any]:
         """Nested plain dict (for reports and for shipping the conf to workers)."""
@@ -219,4 +219,12 @@ def load_config(path: str | None, overrides: Iterable[str] = ()) -> Config:
     for text in overrides:
         name, value = parse_override(text)
         values[name] = _validate(name, value, f"--set {name}")
-    return Config(values, source)
+    return Config(_absolute_paths(values), source)
+
+
+def _absolute_paths(values: dict[str, Any]) -> dict[str, Any]:
+    """Relative local ``paths.*`` are relative to the working directory (the repo root in the README's
+    commands); made absolute once here, since Delta, Petastorm and Spark executors each resolve
+    relative paths their own way (Delta's table builder rejects them outright)."""
+    return {name: (os.path.abspath(value) if name.startswith("paths.") and value and "://" not in value
+                   else value) for name, value in values.items()}
