@@ -15,9 +15,14 @@ D1, D2, D3 = dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 3)
 
 def _rows(spark, days: dict[dt.date, tuple[str, int]]):
     """Sample-like rows: ``{day: (id prefix, n)}``, two files per day."""
-    rows = [(day, f"{tag}-{i}", 1, 1.5, f"u{i % 5}") for day, (tag, n) in days.items() for i in range(n)]
-    df = spark.createDataFrame(rows, "dt date, impression_id string, label int, weight double, user_id string")
+    rows = [(day, f"{tag}-{i}", 1, 1.5, f"u{i % 5}", _bucket(i)) for day, (tag, n) in days.items() for i in range(n)]
+    df = spark.createDataFrame(rows, "dt date, impression_id string, label int, weight double, user_id string, "
+                                     "holdout_bucket int")
     return df.repartition(2 * len(days), "dt", "impression_id")
+
+
+def _bucket(i: int) -> int:
+    return (i * 379) % 1000
 
 
 def _ids(days: dict[dt.date, tuple[str, int]]) -> dict[dt.date, list[str]]:
@@ -108,6 +113,14 @@ def test_shards_are_disjoint_and_cover_the_window(spark, table):
     shards = [_read_ids(files.urls, cur_shard=k, shard_count=2) for k in range(2)]
     assert shards[0] and shards[1] and not set(shards[0]) & set(shards[1])
     assert sorted(shards[0] + shards[1]) == sorted(days[D1] + days[D2] + days[D3])
+
+
+def test_the_retrain_holdout_is_never_read(spark, table):
+    path, days = table
+    files = resolve_snapshot(spark, path, D1, D1)
+    kept = _read_ids(files.urls, holdout_below=300)
+    assert sorted(kept) == sorted(i for i in days[D1] if _bucket(int(i.split("-")[1])) >= 300)
+    assert 0 < len(kept) < len(days[D1])
 
 
 def test_empty_window_and_missing_table(spark, table, tmp_path):

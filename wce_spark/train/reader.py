@@ -67,14 +67,18 @@ def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *
         raise UserError(f"the samples files lack column(s) {', '.join(missing)} "
                         f"(they have: {', '.join(sorted(reader.schema.fields))}); check features.* in the conf")
     kept = [c for c in read_columns if c in reader.schema.fields]
+    filter_holdout = HOLDOUT_COLUMN in kept and holdout_below > 0
+
+    def project(group) -> dict[str, tf.Tensor]:
+        """One row group -> the requested columns, holdout rows dropped (vectorised, before unbatching)."""
+        values = {name: getattr(group, name) for name in kept}
+        if filter_holdout:
+            keep = values[HOLDOUT_COLUMN] >= holdout_below
+            values = {name: tf.boolean_mask(v, keep) for name, v in values.items()}
+        return {name: values[name] for name in columns}
+
     with reader:
-        row_groups = make_petastorm_dataset(reader).map(
-            lambda group: {name: getattr(group, name) for name in kept})
-        rows = row_groups.unbatch()
-        if HOLDOUT_COLUMN in kept and holdout_below > 0:
-            rows = rows.filter(lambda row: row[HOLDOUT_COLUMN] >= holdout_below)
-            if HOLDOUT_COLUMN not in columns:
-                rows = rows.map(lambda row: {name: row[name] for name in columns})
+        rows = make_petastorm_dataset(reader).map(project).unbatch()
         if shuffle_buffer > 1:
             rows = rows.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
         yield rows.batch(batch_size).prefetch(tf.data.AUTOTUNE)
