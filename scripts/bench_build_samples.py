@@ -68,6 +68,7 @@ def main() -> None:
         shutil.rmtree(root, ignore_errors=True)
         cfg = base.with_overrides({f"paths.{p}": os.path.join(root, p) for p in
                                    ("impressions", "playbacks", "truth", "lake", "reports")})
+        print(f"bench: {n:,} impressions (load average {os.getloadavg()[0]:.1f})", flush=True)
         gen_s, _ = timed(lambda: generate_logs(spark, cfg, DAY, 1, dirty=False, impressions_per_day=n))
         build_s, report = timed(lambda: build_samples(spark, cfg, DAY))
         floor_s, floor_rows = timed(lambda: copy_floor(spark, cfg, DAY))
@@ -84,7 +85,8 @@ def main() -> None:
         scaling = None
     meta = {"master": spark.sparkContext.master, "cores": os.cpu_count(), "python": platform.python_version(),
             "spark": spark.version, "shuffle_partitions": base["spark.shuffle_partitions"],
-            "command": " ".join(sys.argv)}
+            "command": " ".join(sys.argv),
+            "load_average_1_5_15_at_end": [round(x, 1) for x in os.getloadavg()]}
     spark.stop()
     print(f"\n{'impressions':>12} {'generate s':>11} {'build s':>8} {'floor s':>8} {'build/floor':>12}")
     for r in results:
