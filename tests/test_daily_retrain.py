@@ -122,11 +122,11 @@ def test_rerun_of_a_date_gives_the_same_published_state(spark, base, copy):
 
 def test_worse_candidate_is_rejected_then_a_good_one_published(spark, base, copy):
     cfg = config_under(copy, *SMALL)
-    # incompatible sizes force a cold start; a vanishing learning rate leaves it near its random start
-    worse_cfg = config_under(copy, *SMALL, "model.embedding_dim=3", "train.learning_rate=1.0e-7")
+    # a model that sees only the hour (no signal in this data) is worse, and its feature spec forces a cold start
+    worse_cfg = config_under(copy, *SMALL, "features.sparse=[{name: hour, buckets: 24}]", "features.dense=[]")
     rejected = run_day(spark, worse_cfg, D2, deterministic=True)
     assert rejected["decision"] == "rejected" and "worse beyond tolerance" in rejected["reason"]
-    assert "incompatible" in rejected["warm_start"]["reason"] and "embedding_dim" in rejected["warm_start"]["reason"]
+    assert "incompatible" in rejected["warm_start"]["reason"] and "feature spec" in rejected["warm_start"]["reason"]
     assert rejected["compared_with"]["name"] == D1.isoformat()
     assert rejected["candidate"]["xauc"] < rejected["compared_with"]["xauc"] - 0.01
     assert pub.read_latest(str(copy / "models")) == D1.isoformat()
