@@ -99,7 +99,8 @@ SCHEMA: dict[str, Key] = {
     "train.seed": Key(int, 42),
     "train.num_workers": Key(int, 1, check=_positive, rule="> 0"),
     "train.reader_workers": Key(int, 2, check=_positive, rule="> 0"),
-    "train.warm_start": Key(str, "", doc="model directory to start from; empty: none"),
+    "train.warm_start": Key(str, "", doc="model directory to start from, or 'latest' (the published "
+                                           "model, if any); empty: none"),
     # Evaluation and the daily job
     "evaluate.xauc_max_pairs": Key(int, 500_000_000_000, check=_positive, rule="> 0",
                                    doc="exact XAUC up to this many pairs (~1M rows), sampled above"),
