@@ -19,9 +19,10 @@ import datetime as dt
 import json
 import math
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from wce_spark import storage
 from wce_spark.config import Config
 from wce_spark.errors import UserError
 from wce_spark.spark.raw_logs import IMPRESSION_COLUMNS, PLAYBACK_COLUMNS, partition_path
@@ -61,26 +62,26 @@ def _spill_days(p: SynthParams) -> int:
     return (max(latest_clean_ms, LATEST_DIRTY_AFTER_MS + p.lookahead_ms) - 1) // DAY_MS
 
 
-def _kept(rows: Column) -> Column:
-    return F.explode(F.filter(rows, lambda row: row["_keep"])).alias("_row")
+def _exploded(rows: list[Column]) -> Column:
+    """One output row per non-null struct (compacting first is cheaper than exploding the nulls)."""
+    return F.explode(F.array_compact(F.array(*rows))).alias("_row")
 
 
 def _impression_rows(impressions: DataFrame, p: SynthParams, dirty: bool) -> DataFrame:
     """The day's impression log rows with ``_expect``: each clean row, and with ``dirty`` the extra ones."""
-    rows = F.array(impression_struct("accepted"))
-    if dirty:
-        rows = F.concat(rows, dirty_impression_structs(p))
-    return impressions.select(_kept(rows)).select("_row.*").drop("_keep")
+    rows = [impression_struct("accepted"), *(dirty_impression_structs(p) if dirty else [])]
+    return impressions.select(_exploded(rows)).select("_row.*")
 
 
 def _playbacks_from(impressions: DataFrame, p: SynthParams, dirty: bool) -> DataFrame:
     """All plays of one day's impressions, whatever partition they land in (``_day``), with ``_expect``."""
+    segments = watch_segments(p, LINKED)
     staged = impressions.select("impression_id", "_day", "_ts_ms", "_hour",
-                                watch_segments(p, LINKED).alias("_segments"))
-    plays = F.col("_segments")
+                                *[s.alias(f"_segment{j}") for j, s in enumerate(segments)])
+    rows = [F.col(f"_segment{j}") for j in range(len(segments))]
     if dirty:
-        plays = F.concat(plays, dirty_play_structs(p, plays))
-    exploded = staged.select(F.col("_day").alias("_imp_day"), F.col("_ts_ms").alias("_imp_ts_ms"), _kept(plays))
+        rows += dirty_play_structs(p, rows)
+    exploded = staged.select(F.col("_day").alias("_imp_day"), F.col("_ts_ms").alias("_imp_ts_ms"), _exploded(rows))
     return exploded.select(
         "_imp_day", "_imp_ts_ms", "_row.*",
         # A play without a timestamp is logged in its impression's day.
@@ -89,9 +90,19 @@ def _playbacks_from(impressions: DataFrame, p: SynthParams, dirty: bool) -> Data
     ).withColumn("_expect", playback_outcome(p.lookahead_ms))
 
 
-def _counts(df: DataFrame) -> dict[str, int]:
-    """Rows per ``_expect``: a tiny aggregate, the only thing brought to the driver."""
-    return {row["_expect"]: row["count"] for row in df.groupBy("_expect").count().collect()}
+def _write_counted(rows: DataFrame, output: list[str], path: str, outcomes: tuple[str, ...],
+                   partitions: int) -> dict[str, int]:
+    """Write ``output`` of ``rows`` to ``path`` and count the rows per ``_expect`` in the same pass
+    (an Observation: only these few numbers come back to the driver)."""
+    observation = Observation()
+    observed = rows.observe(observation, F.count(F.lit(1)).alias("_rows"),
+                            *[F.count(F.when(F.col("_expect") == o, 1)).alias(o) for o in outcomes])
+    _write(observed.select(*output), path, partitions)
+    counts = dict(observation.get)
+    total = counts.pop("_rows")
+    if total != sum(counts.values()):  # an outcome outside the contract's list would break the manifest
+        raise RuntimeError(f"{path}: {total} rows but {sum(counts.values())} with a known outcome")
+    return counts
 
 
 def _impression_entry(counts: dict[str, int]) -> dict:
@@ -111,25 +122,25 @@ def _write_impressions(impressions: DataFrame, cfg: Config, p: SynthParams, day:
                        partitions: int) -> dict:
     """The day's impressions (+ dirt) and truth; returns the manifest's impressions entry."""
     rows = _impression_rows(impressions, p, dirty)
-    _write(rows.select(*IMPRESSION_OUTPUT), partition_path(cfg["paths.impressions"], day), partitions)
+    counts = _write_counted(rows, IMPRESSION_OUTPUT, partition_path(cfg["paths.impressions"], day),
+                            ("accepted", *IMPRESSION_REASONS), partitions)
     _write(truth(impressions, p), partition_path(cfg["paths.truth"], day), partitions)
-    entry = _impression_entry(_counts(rows))
+    entry = _impression_entry(counts)
     print(f"{JOB}: {day} impressions: {entry['read']} rows, {entry['accepted']} clean, "
           f"quarantine-bound {entry['quarantined']}", flush=True)
     return entry
 
 
-def _write_playbacks(sources: list[DataFrame], cfg: Config, p: SynthParams, day: dt.date, dirty: bool,
+def _write_playbacks(plays_by_source: list[DataFrame], p: SynthParams, cfg: Config, day: dt.date,
                      partitions: int) -> dict:
-    """Partition ``day`` of the playbacks: every play of the source days' impressions that lands there
-    (written even when empty); returns the manifest's playbacks entry."""
-    plays = _playbacks_from(sources[0], p, dirty)
-    for impressions in sources[1:]:
-        plays = plays.unionByName(_playbacks_from(impressions, p, dirty))
-    plays = plays.where(F.col("_day") == day_number(day)).persist()
-    _write(plays.select(*PLAYBACK_OUTPUT), partition_path(cfg["paths.playbacks"], day), partitions)
-    entry = _playback_entry(_counts(plays))
-    plays.unpersist()
+    """Partition ``day`` of the playbacks: every play of the source days that lands there (written even
+    when empty); returns the manifest's playbacks entry."""
+    plays = plays_by_source[0]
+    for more in plays_by_source[1:]:
+        plays = plays.unionByName(more)
+    plays = plays.where(F.col("_day") == day_number(day))
+    entry = _playback_entry(_write_counted(plays, PLAYBACK_OUTPUT, partition_path(cfg["paths.playbacks"], day),
+                                           ("used", "carried", *PLAYBACK_REASONS), partitions))
     print(f"{JOB}: {day} playbacks: {entry['read']} rows, used {entry['used']}, carried {entry['carried']}, "
           f"quarantine-bound {entry['quarantined']}", flush=True)
     return entry
@@ -139,39 +150,13 @@ def _write(df: DataFrame, path: str, partitions: int) -> None:
     df.coalesce(partitions).write.mode("overwrite").parquet(path)
 
 
-def _hadoop_path(spark: SparkSession, path: str):
-    jvm = spark.sparkContext._jvm
-    hpath = jvm.org.apache.hadoop.fs.Path(path)
-    return hpath.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hpath
-
-
-def _read_json(spark: SparkSession, path: str) -> dict | None:
-    fs, hpath = _hadoop_path(spark, path)
-    if not fs.exists(hpath):
-        return None
-    stream = fs.open(hpath)
+def _read_manifest(path: str) -> dict:
+    if not storage.exists(path):
+        return {}
     try:
-        text = spark.sparkContext._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-    finally:
-        stream.close()
-    try:
-        return json.loads(text)
+        return json.loads(storage.read_text(path))
     except json.JSONDecodeError:
         raise UserError(f"{path} is not valid JSON; delete it to start a new manifest") from None
-
-
-def _write_json(spark: SparkSession, path: str, data: dict) -> None:
-    """Through Hadoop's FileSystem (local, HDFS, object stores): a temporary file, then a rename."""
-    fs, hpath = _hadoop_path(spark, path)
-    tmp = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(path + ".tmp")
-    stream = fs.create(tmp, True)
-    try:
-        stream.write(bytearray(json.dumps(data, indent=2, sort_keys=True).encode("utf-8")))
-    finally:
-        stream.close()
-    fs.delete(hpath, False)
-    if not fs.rename(tmp, hpath):
-        raise OSError(f"could not move {tmp} to {path}")
 
 
 def generate_logs(spark: SparkSession, cfg: Config, start: dt.date, days: int, dirty: bool,
@@ -190,11 +175,15 @@ def generate_logs(spark: SparkSession, cfg: Config, start: dt.date, days: int, d
                 "authors": p.authors, "cap_s": p.cap_s, "lookahead_hours": cfg["watch_time.lookahead_hours"],
                 "run_start": start.isoformat(), "run_days": days}
     entries: dict[str, dict] = {}
-    cached: dict[dt.date, DataFrame] = {}  # the impressions of the days whose plays are still to write
+    # Impressions of the days whose plays are still to write (cached: truth, dirt and plays read them),
+    # and those plays, built once for the partitions they land in.
+    cached: dict[dt.date, DataFrame] = {}
+    plays_of: dict[dt.date, DataFrame] = {}
 
     for day in play_days:
         if day in generated:
             cached[day] = clean_impressions(spark, p, day, partitions).persist()
+            plays_of[day] = _playbacks_from(cached[day], p, dirty)
             entries[day.isoformat()] = {"impressions": _write_impressions(cached[day], cfg, p, day, dirty,
                                                                           partitions),
                                         "complete": True, "generated": settings}
@@ -205,17 +194,17 @@ def generate_logs(spark: SparkSession, cfg: Config, start: dt.date, days: int, d
                         "were generated for this day"}
         for source in [d for d in cached if (day - d).days > spill]:
             cached.pop(source).unpersist()
-        entries[day.isoformat()]["playbacks"] = _write_playbacks(list(cached.values()), cfg, p, day, dirty,
-                                                                 partitions)
+            plays_of.pop(source)
+        entries[day.isoformat()]["playbacks"] = _write_playbacks(list(plays_of.values()), p, cfg, day, partitions)
     for impressions in cached.values():
         impressions.unpersist()
 
     path = manifest_path(cfg)
-    manifest = _read_json(spark, path) or {}
+    manifest = _read_manifest(path)
     manifest.setdefault("days", {}).update(entries)
     manifest["about"] = ("per dt, what build_samples must report for that day's raw partitions "
                          "(quarantined lists only reasons with rows); days with complete=false lack impressions")
-    _write_json(spark, path, manifest)
+    storage.write_json_atomic(path, manifest)
     print(f"{JOB}: manifest {path}", flush=True)
     return {"days": entries, "manifest": path,
             "paths": {name: cfg[f"paths.{name}"] for name in ("impressions", "playbacks", "truth")}}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from functools import reduce
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -118,8 +119,9 @@ def traffic_cdf() -> list[float]:
 
 
 def _hour_of(u: Column) -> Column:
-    """Draw the UTC hour from the day's traffic curve: count the CDF steps at or below u."""
-    return F.size(F.filter(F.array(*[F.lit(c) for c in traffic_cdf()[:-1]]), lambda c: c <= u))
+    """Draw the UTC hour from the day's traffic curve: count the CDF steps at or below u (a column, so
+    its hash is computed once)."""
+    return reduce(lambda acc, c: acc + (u >= c).cast("int"), traffic_cdf()[:-1], F.lit(0))
 
 
 def _device_of(u: Column) -> Column:
@@ -138,7 +140,7 @@ def watch_ms(engagement: Column, duration_s: Column, shift: Column, cap_s: float
     """Watch time in whole ms for one outcome: min(cap, duration * f), f = FRACTION_MAX * sigmoid(e + shift);
     0 (a scroll past, no play logged) below SKIP_BELOW_S."""
     watched_s = F.least(F.lit(cap_s), duration_s * (FRACTION_MAX * _sigmoid(engagement + shift)))
-    return F.when(watched_s < SKIP_BELOW_S, F.lit(0)).otherwise(F.round(watched_s * 1000.0)).cast("long")
+    return F.when(watched_s < SKIP_BELOW_S, F.lit(0)).otherwise(F.floor(watched_s * 1000.0 + 0.5)).cast("long")
 
 
 def clean_impressions(spark: SparkSession, p: SynthParams, day: dt.date, partitions: int) -> DataFrame:
@@ -150,18 +152,20 @@ def clean_impressions(spark: SparkSession, p: SynthParams, day: dt.date, partiti
     idx = F.col("id")
     key = (F.lit(day_no), idx)
     late = idx < max(LATE_MIN, int(p.impressions_per_day * LATE_SHARE))
-    hour = F.when(late, F.lit(23)).otherwise(_hour_of(uniform(s, "hour", *key)))
+    hour = F.when(late, F.lit(23)).otherwise(_hour_of(F.col("_u_hour")))
     offset_ms = F.when(late, DAY_MS - 1 - F.floor(uniform(s, "late", *key) * LATE_WINDOW_MS)).otherwise(
         F.col("_hour") * HOUR_MS + F.floor(uniform(s, "second", *key) * HOUR_MS))
     draws = spark.range(p.impressions_per_day, numPartitions=partitions).select(
+        "id", uniform(s, "hour", *key).alias("_u_hour")).select(
         "id",
         hour.alias("_hour"),
         power_law_index(uniform(s, "user", *key), p.users, USER_ZIPF).alias("_user"),
         power_law_index(uniform(s, "video", *key), p.videos, VIDEO_ZIPF).alias("_video"))
     video = F.col("_video")
-    duration = F.round(F.least(F.greatest(
+    duration = F.least(F.greatest(
         F.exp(math.log(DURATION_MEDIAN_S) + DURATION_SIGMA * normal(s, "duration", video)),
-        F.lit(DURATION_MIN_S)), F.lit(DURATION_MAX_S)), 1)
+        F.lit(DURATION_MIN_S)), F.lit(DURATION_MAX_S))
+    duration = F.floor(duration * 10.0 + 0.5) / 10.0  # a tenth of a second, as players report it
     ts_ms = (F.lit(day_no * DAY_MS) + offset_ms).cast("long")
     impressions = draws.select(
         F.concat(hex_id(F.lit(s), F.lit("impression"), *key),
@@ -193,15 +197,18 @@ def clean_impressions(spark: SparkSession, p: SynthParams, day: dt.date, partiti
 
 
 def truth(impressions: DataFrame, p: SynthParams) -> DataFrame:
-    """E[w | x] for every weight.fn, exactly: the mean over the K equally likely watch times."""
-    outcomes_s = F.transform(
-        F.array(*[F.lit(x) for x in SHIFTS]),
-        lambda shift: watch_ms(F.col("_engagement"), F.col("video_duration_s"), shift, p.cap_s) / 1000.0)
+    """E[w | x] for every weight.fn, exactly: the mean over the K equally likely watch times (K plain
+    columns, not an array lambda, so Spark compiles it)."""
+    outcomes = [F.col(f"_wt{k}") for k in range(K)]
 
     def mean_over_outcomes(term) -> Column:
-        return F.aggregate(outcomes_s, F.lit(0.0), lambda acc, wt: acc + term(wt)) / K
+        return reduce(lambda acc, wt: acc + term(wt), outcomes, F.lit(0.0)) / K
 
-    return impressions.select(
+    staged = impressions.select(
+        "impression_id", "_engagement", "_wt_ms",
+        *[(watch_ms(F.col("_engagement"), F.col("video_duration_s"), F.lit(shift), p.cap_s) / 1000.0)
+          .alias(f"_wt{k}") for k, shift in enumerate(SHIFTS)])
+    return staged.select(
         "impression_id",
         *[mean_over_outcomes(lambda wt, fn=fn: weight_col(wt, fn)).alias(f"expected_w_{fn}") for fn in WEIGHT_FNS],
         mean_over_outcomes(lambda wt: wt).alias("expected_watch_time_s"),
@@ -210,33 +217,30 @@ def truth(impressions: DataFrame, p: SynthParams) -> DataFrame:
     )
 
 
-def play_struct(event_id: Column, impression_id: Column, ts_ms: Column, play_ms: Column, kind: str,
-                keep: Column | bool = True) -> Column:
-    """One playback row as a struct (``_keep`` says whether it is emitted), so that all of a day's
-    plays come out of one explode instead of a union of many plans."""
+def play_struct(event_id: Column, impression_id: Column, ts_ms: Column, play_ms: Column, kind: str) -> Column:
+    """One playback row as a struct: a day's plays, clean and dirty, are an array of these per
+    impression (null where there is no such play), exploded once instead of a union of many plans."""
     return F.struct(event_id.cast("string").alias("event_id"), impression_id.cast("string").alias("impression_id"),
                     ts_ms.cast("long").alias("_ts_ms"), play_ms.cast("long").alias("play_ms"),
-                    F.lit(kind).alias("_kind"), F.lit(keep).alias("_keep") if isinstance(keep, bool) else
-                    keep.alias("_keep"))
+                    F.lit(kind).alias("_kind"))
 
 
-def _segment_end_ms(j: Column, segments: Column, total_ms: Column, seed: int) -> Column:
-    """Played ms at the end of segment j (0 at j = 0, the total at j = segments): cuts jittered
+def _segment_end_ms(j: int, seed: int) -> Column:
+    """Played ms at the end of segment j (0 at j = 0, the total at j = _segments): cuts jittered
     within +-0.4 of an even split, so segments never overlap or vanish."""
-    jitter = 0.8 * (uniform(seed, "cut", "impression_id", j) - 0.5)
-    cut = F.floor(total_ms * (j + jitter) / segments).cast("long")
-    return F.when(j <= 0, F.lit(0).cast("long")).when(j >= segments, total_ms).otherwise(cut)
-
-
-def watch_segments(p: SynthParams, kind: str) -> Column:
-    """An impression row's watch as ``_segments`` play structs (none when wt = 0) whose play_ms sum to its
-    ms exactly; a segment's event_ts is the impression's plus the delay, the played ms so far and the pauses."""
     segments, total = F.col("_segments"), F.col("_wt_ms")
+    if j == 0:
+        return F.lit(0).cast("long")
+    jitter = 0.8 * (uniform(seed, "cut", "impression_id", F.lit(j)) - 0.5)
+    return F.when(segments <= j, total).otherwise(F.floor(total * (j + jitter) / segments).cast("long"))
 
-    def segment(j: Column) -> Column:
-        end = _segment_end_ms(j, segments, total, p.seed)
-        return play_struct(F.concat("impression_id", F.lit("-"), j.cast("string")), F.col("impression_id"),
-                           F.col("_ts_ms") + F.col("_delay_ms") + end + (j - 1) * F.col("_pause_ms"),
-                           end - _segment_end_ms(j - 1, segments, total, p.seed), kind)
 
-    return F.transform(F.slice(F.sequence(F.lit(1), F.lit(MAX_SEGMENTS)), 1, segments), segment)
+def watch_segments(p: SynthParams, kind: str) -> list[Column]:
+    """An impression row's watch as MAX_SEGMENTS play structs, null beyond ``_segments`` (all null when
+    wt = 0), whose play_ms sum to its ms exactly; a segment's event_ts is the impression's plus the
+    delay, the played ms so far and the pauses."""
+    ends = [_segment_end_ms(j, p.seed) for j in range(MAX_SEGMENTS + 1)]
+    return [F.when(F.col("_segments") >= j, play_struct(
+        F.concat("impression_id", F.lit(f"-{j}")), F.col("impression_id"),
+        F.col("_ts_ms") + F.col("_delay_ms") + ends[j] + (j - 1) * F.col("_pause_ms"),
+        ends[j] - ends[j - 1], kind)) for j in range(1, MAX_SEGMENTS + 1)]
