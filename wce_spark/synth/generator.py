@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from contextlib import contextmanager
+from typing import Iterator
 
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
@@ -36,6 +38,7 @@ PLAYBACK_OUTPUT = list(PLAYBACK_COLUMNS)
 IMPRESSION_REASONS = ("missing_key", "bad_duration", "duplicate")
 PLAYBACK_REASONS = ("missing_key", "bad_play_ms", "duplicate", "orphan", "out_of_window")
 ROWS_PER_PARTITION = 2_000_000
+JIT_METHOD_LIMIT = 8000
 LATEST_DIRTY_AFTER_MS = 23 * 3_600_000 + 1_800_000  # an "after" play: impression by 23:00 + L + 30 min
 
 
@@ -150,6 +153,22 @@ def _write(df: DataFrame, path: str, partitions: int) -> None:
     df.coalesce(partitions).write.mode("overwrite").parquet(path)
 
 
+@contextmanager
+def _jit_sized_methods(spark: SparkSession) -> Iterator[None]:
+    """The truth's K outcomes and the dirt's candidate rows make whole-stage methods larger than
+    HotSpot's 8000-byte JIT limit, so they would run interpreted, several times slower; with this
+    limit Spark falls back to per-expression code in small, compiled methods (Spark's advice for
+    HotSpot). Set for the generator's queries only: the session is shared."""
+    key = "spark.sql.codegen.hugeMethodLimit"
+    before = spark.conf.get(key)
+    if int(before) > JIT_METHOD_LIMIT:
+        spark.conf.set(key, str(JIT_METHOD_LIMIT))
+    try:
+        yield
+    finally:
+        spark.conf.set(key, before)
+
+
 def _read_manifest(path: str) -> dict:
     if not storage.exists(path):
         return {}
@@ -179,25 +198,28 @@ def generate_logs(spark: SparkSession, cfg: Config, start: dt.date, days: int, d
     # and those plays, built once for the partitions they land in.
     cached: dict[dt.date, DataFrame] = {}
     plays_of: dict[dt.date, DataFrame] = {}
-
-    for day in play_days:
-        if day in generated:
-            cached[day] = clean_impressions(spark, p, day, partitions).persist()
-            plays_of[day] = _playbacks_from(cached[day], p, dirty)
-            entries[day.isoformat()] = {"impressions": _write_impressions(cached[day], cfg, p, day, dirty,
-                                                                          partitions),
-                                        "complete": True, "generated": settings}
-        else:
-            entries[day.isoformat()] = {
-                "impressions": None, "complete": False, "generated": settings,
-                "note": f"only the plays that crossed midnight from {generated[-1]}; no impressions "
-                        "were generated for this day"}
-        for source in [d for d in cached if (day - d).days > spill]:
-            cached.pop(source).unpersist()
-            plays_of.pop(source)
-        entries[day.isoformat()]["playbacks"] = _write_playbacks(list(plays_of.values()), p, cfg, day, partitions)
-    for impressions in cached.values():
-        impressions.unpersist()
+    try:
+        with _jit_sized_methods(spark):
+            for day in play_days:
+                if day in generated:
+                    cached[day] = clean_impressions(spark, p, day, partitions).persist()
+                    plays_of[day] = _playbacks_from(cached[day], p, dirty)
+                    entries[day.isoformat()] = {
+                        "impressions": _write_impressions(cached[day], cfg, p, day, dirty, partitions),
+                        "complete": True, "generated": settings}
+                else:
+                    entries[day.isoformat()] = {
+                        "impressions": None, "complete": False, "generated": settings,
+                        "note": f"only the plays that crossed midnight from {generated[-1]}; no impressions "
+                                "were generated for this day"}
+                for source in [d for d in cached if (day - d).days > spill]:
+                    cached.pop(source).unpersist()
+                    plays_of.pop(source)
+                entries[day.isoformat()]["playbacks"] = _write_playbacks(list(plays_of.values()), p, cfg, day,
+                                                                         partitions)
+    finally:
+        for impressions in cached.values():
+            impressions.unpersist()
 
     path = manifest_path(cfg)
     manifest = _read_manifest(path)
