@@ -139,7 +139,7 @@ def test_served_outputs_are_consistent_and_learn_the_signal(trained):
     mean_wt = (10.0 + (video * 37) % 290) * share
     corr = np.corrcoef(np.log(out["odds"]), np.log1p(mean_wt))[0, 1]
     print(f"corr(log odds, log1p E[wt | video]) = {corr:.3f}")
-    assert corr > 0.6, corr  # measured ~0.8 with 2 epochs on 4000 rows
+    assert corr > 0.6, corr  # measured 0.89 with 2 epochs on 4000 rows
 
 
 def test_a_conf_that_disagrees_with_the_table_is_refused(spark, lake, tmp_path):

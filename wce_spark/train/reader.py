@@ -1,8 +1,11 @@
 """Petastorm -> tf.data: the live snapshot's Parquet files as fixed-size, shuffled batches of columns.
 
-Petastorm's batch reader yields whole row groups (only the projected columns); tf.data splits them into
-rows, shuffles them through a buffer, batches them to ``batch_size`` and prefetches. Row groups are
-sharded by ``cur_shard`` / ``shard_count`` so several workers read disjoint parts of one file list.
+Petastorm's batch reader yields whole row groups (only the projected columns, in shuffled row-group
+order); tf.data regroups them into windows of ``shuffle_buffer`` rows, permutes each window's rows,
+cuts fixed-size batches and prefetches. Every stage works on whole column tensors, never on single rows:
+the per-row path (unbatch -> shuffle buffer -> batch) cost a third of the training speed on 2 cores
+(scripts/bench_input_pipeline.py). Row groups are sharded by ``cur_shard`` / ``shard_count`` so several
+workers read disjoint parts of one file list.
 
 What Petastorm hands over for nulls: strings arrive as ``"None"``, integers as their type's minimum,
 floats as NaN; the model's feature layers turn these into one hash bucket or a 0 input.
@@ -10,6 +13,7 @@ floats as NaN; the model's feature layers turn these into one hash bucket or a 0
 from __future__ import annotations
 
 import contextlib
+import random
 import re
 import warnings
 from typing import Iterator, Sequence
@@ -30,6 +34,25 @@ HOLDOUT_BUCKETS = 1000  # the range of build_samples' holdout_bucket (wce_spark.
 def holdout_cutoff(fraction: float) -> int:
     """Rows with holdout_bucket below this are the holdout (``retrain.holdout_fraction``): never trained on."""
     return int(round(HOLDOUT_BUCKETS * fraction))
+
+
+def shuffle_and_batch(groups: tf.data.Dataset, batch_size: int, shuffle_buffer: int = 0,
+                      seed: int | None = None) -> tf.data.Dataset:
+    """Column batches of any sizes -> batches of ``batch_size`` rows (the last may be smaller).
+
+    With ``shuffle_buffer`` > 1 the rows are first permuted within consecutive windows of that many rows
+    (spanning row groups), which mixes rows as a shuffle buffer of that size does."""
+    if shuffle_buffer > 1:
+        seed = random.getrandbits(31) if seed is None else seed
+
+        def permute(index: tf.Tensor, window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            n = tf.shape(next(iter(window.values())))[0]
+            keys = tf.random.stateless_uniform([n], seed=tf.stack([tf.constant(seed, tf.int64), index]))
+            order = tf.argsort(keys)
+            return {name: tf.gather(values, order) for name, values in window.items()}
+
+        groups = groups.rebatch(max(shuffle_buffer, batch_size)).enumerate().map(permute)
+    return groups.rebatch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
 @contextlib.contextmanager
@@ -78,7 +101,4 @@ def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *
         return {name: values[name] for name in columns}
 
     with reader:
-        rows = make_petastorm_dataset(reader).map(project).unbatch()
-        if shuffle_buffer > 1:
-            rows = rows.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=False)
-        yield rows.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        yield shuffle_and_batch(make_petastorm_dataset(reader).map(project), batch_size, shuffle_buffer, seed)
