@@ -98,7 +98,11 @@ def trained(spark, lake):
     from wce_spark.train.loop import train_model
 
     cfg = _cfg(lake)
-    return cfg, train_model(cfg, D2, _files(spark, cfg, D2), deterministic=True)
+    epochs_seen = []
+    summary = train_model(cfg, D2, _files(spark, cfg, D2), deterministic=True,
+                          on_epoch_end=lambda e, model, stats: epochs_seen.append((e, model.name, stats)))
+    summary["epochs_seen"] = epochs_seen
+    return cfg, summary
 
 
 def test_train_exports_a_complete_model_with_meta(trained):
@@ -117,6 +121,8 @@ def test_train_exports_a_complete_model_with_meta(trained):
     assert meta["rows_trained"] == 2 * 4 * IMPRESSIONS_PER_DAY
     assert meta["steps"] == 2 * math.ceil(4 * IMPRESSIONS_PER_DAY / 256)
     assert math.isfinite(meta["final_loss"]) and meta["epoch_losses"][1] < meta["epoch_losses"][0]
+    assert [(e, stats["loss"], stats["rows"]) for e, _, stats in summary["epochs_seen"]] == \
+        [(1, meta["epoch_losses"][0], 4 * IMPRESSIONS_PER_DAY), (2, meta["epoch_losses"][1], 4 * IMPRESSIONS_PER_DAY)]
     assert meta["inputs"] == {"user_id": "string", "video_id": "string", "author_id": "string",
                               "hour": "int32", "video_duration_s": "float64"}
     assert meta["features"]["sparse"][0] == {"name": "user_id", "buckets": 97}

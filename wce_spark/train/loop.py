@@ -162,13 +162,17 @@ def _remove_run_dir(run_dir: str) -> None:
         tf.io.gfile.rmtree(runs)
 
 
+EpochHook = Callable[[int, DeepFM, dict], None]
+
+
 def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministic: bool = False,
-                export_dir: str | None = None) -> dict:
+                export_dir: str | None = None, on_epoch_end: EpochHook | None = None) -> dict:
     """Train on ``files`` (the window's live snapshot) and export ``<paths.models>/<day>/`` (or ``export_dir``,
     e.g. the daily job's staging folder). Rows in the ``retrain.holdout_fraction`` holdout are never read.
 
     Returns the run summary (also in model_meta.json and ``<paths.reports>/train/<day>.json``).
-    ``deterministic`` reads in file order with one thread, for reproducible tests."""
+    ``deterministic`` reads in file order with one thread, for reproducible tests. ``on_epoch_end(epoch, model,
+    stats)`` is called after each finished epoch (stats: loss, rows, seconds), e.g. to record learning curves."""
     started = time.time()
     mode = check_table_matches_conf(cfg, files)
     weight_fn = cfg["weight.fn"]
@@ -243,6 +247,8 @@ def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministi
             _scalar("rows_per_s/epoch", rows / max(seconds, 1e-9), step=e + 1)
         log(f"epoch {e + 1}/{epochs} done: loss {loss:.5f}, {rows} rows in {seconds:.1f}s "
             f"({rows / max(seconds, 1e-9):.0f} rows/s); checkpoint {saved}")
+        if on_epoch_end:
+            on_epoch_end(e + 1, model, {"loss": loss, "rows": rows, "seconds": seconds})
     writer.flush()
 
     summary = {
