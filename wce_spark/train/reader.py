@@ -37,12 +37,28 @@ def holdout_cutoff(fraction: float) -> int:
 
 
 def shuffle_and_batch(groups: tf.data.Dataset, batch_size: int, shuffle_buffer: int = 0,
-                      seed: int | None = None) -> tf.data.Dataset:
+                      seed: int | None = None, keep_together: str | None = None) -> tf.data.Dataset:
     """Column batches of any sizes -> batches of ``batch_size`` rows (the last may be smaller).
 
     With ``shuffle_buffer`` > 1 the rows are first permuted within consecutive windows of that many rows
-    (spanning row groups), which mixes rows as a shuffle buffer of that size does."""
-    if shuffle_buffer > 1:
+    (spanning row groups), which mixes rows as a shuffle buffer of that size does.
+
+    ``keep_together`` (a column, e.g. impression_id) permutes groups of rows instead of rows: rows sharing
+    its value stay adjacent, and windows are whole multiples of ``batch_size``, so such a group (scheme B's
+    two copies of an impression) lands in one batch unless a window or row-group edge cut it."""
+    if shuffle_buffer > 1 and keep_together:
+        seed = random.getrandbits(31) if seed is None else seed
+
+        def permute_groups(window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+            key = window[keep_together]
+            key = key if key.dtype == tf.string else tf.strings.as_string(key)
+            # A seeded hash of the key orders the groups at random; the stable sort keeps each group whole.
+            order = tf.argsort(tf.strings.to_hash_bucket_strong(key, 2 ** 62, key=[seed, 0]), stable=True)
+            return {name: tf.gather(values, order) for name, values in window.items()}
+
+        window_rows = -(-max(shuffle_buffer, batch_size) // batch_size) * batch_size
+        groups = groups.rebatch(window_rows).map(permute_groups)
+    elif shuffle_buffer > 1:
         seed = random.getrandbits(31) if seed is None else seed
 
         def permute(index: tf.Tensor, window: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
@@ -59,7 +75,8 @@ def shuffle_and_batch(groups: tf.data.Dataset, batch_size: int, shuffle_buffer: 
 def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *,
                  shuffle_buffer: int = 0, seed: int | None = None, reader_workers: int = 2,
                  cur_shard: int | None = None, shard_count: int | None = None,
-                 deterministic: bool = False, holdout_below: int = 0) -> Iterator[tf.data.Dataset]:
+                 deterministic: bool = False, holdout_below: int = 0,
+                 keep_together: str | None = None) -> Iterator[tf.data.Dataset]:
     """One pass over ``urls`` as a dataset of ``{column: (B,) tensor}`` batches, B = ``batch_size``
     except the last. The reader's threads live as long as the ``with`` block.
 
@@ -67,13 +84,18 @@ def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *
     otherwise row groups are shuffled and read by ``reader_workers`` threads in whatever order they finish.
     ``holdout_below``: rows whose holdout_bucket is below it are dropped (files without the column, written
     before build_samples made it, are read whole).
+    ``keep_together``: shuffle groups of rows sharing this column's value, not rows (see shuffle_and_batch);
+    the column is read for that and left out of the batches unless ``columns`` asks for it.
     """
     from petastorm import make_batch_reader
     from petastorm.tf_utils import make_petastorm_dataset
 
     if not urls:
         raise UserError("no data files to read")
-    read_columns = list(columns) + ([HOLDOUT_COLUMN] if holdout_below > 0 and HOLDOUT_COLUMN not in columns else [])
+    extra = [HOLDOUT_COLUMN] if holdout_below > 0 else []
+    extra += [keep_together] if keep_together else []
+    read_columns = list(dict.fromkeys([*columns, *extra]))
+    batch_columns = list(dict.fromkeys([*columns, *([keep_together] if keep_together else [])]))
     try:
         reader = make_batch_reader(
             list(urls), schema_fields=[re.escape(c) for c in read_columns], num_epochs=1,
@@ -83,7 +105,7 @@ def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *
             cur_shard=cur_shard, shard_count=shard_count)
     except ValueError as exc:  # e.g. a projected column the files lack
         raise UserError(f"cannot read the samples files ({len(urls)} files, e.g. {urls[0]}): {exc}") from None
-    missing = [c for c in columns if c not in reader.schema.fields]
+    missing = [c for c in batch_columns if c not in reader.schema.fields]
     if missing:
         reader.stop()
         reader.join()
@@ -98,7 +120,11 @@ def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *
         if filter_holdout:
             keep = values[HOLDOUT_COLUMN] >= holdout_below
             values = {name: tf.boolean_mask(v, keep) for name, v in values.items()}
-        return {name: values[name] for name in columns}
+        return {name: values[name] for name in batch_columns}
 
     with reader:
-        yield shuffle_and_batch(make_petastorm_dataset(reader).map(project), batch_size, shuffle_buffer, seed)
+        batches = shuffle_and_batch(make_petastorm_dataset(reader).map(project), batch_size, shuffle_buffer, seed,
+                                    keep_together)
+        if len(batch_columns) > len(columns):
+            batches = batches.map(lambda batch: {name: batch[name] for name in columns})
+        yield batches
