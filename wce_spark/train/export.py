@@ -1,6 +1,8 @@
 """The exported model (CONTRACT "The exported model"): a SavedModel whose ``serving_default`` takes one
 1-D tensor per raw feature column and returns ``p``, ``odds`` and ``watch_time_s``, with
-``model_meta.json`` beside ``saved_model.pb``.
+``model_meta.json`` beside ``saved_model.pb``. A second signature, ``logit``, takes the same inputs and
+returns only the raw ``logit`` (for callers that rank by score and need no decoding, and to measure
+what the decoding costs: scripts/bench_serving.py).
 
 The export is written to a hidden temporary folder next to its destination, loaded back and checked,
 and only then renamed into place, so ``<paths.models>/<D>/`` is either absent or complete.
@@ -21,6 +23,7 @@ from wce_spark.train.model import DeepFM
 
 META_FILE = "model_meta.json"
 SIGNATURE = "serving_default"
+LOGIT_SIGNATURE = "logit"
 # Input dtypes for contract columns a conf leaves out (accepted, unused): the samples table's types.
 DEFAULT_INPUT_DTYPES = {"user_id": tf.string, "video_id": tf.string, "author_id": tf.string,
                         "video_duration_s": tf.float64, "hour": tf.int32}
@@ -38,9 +41,13 @@ class ServingModule(tf.Module):
         self.weight_fn = weight_fn
         specs = {name: tf.TensorSpec([None], dtype, name=name) for name, dtype in input_dtypes.items()}
         self.serve = tf.function(self._serve, input_signature=[specs])
+        self.serve_logit = tf.function(self._serve_logit, input_signature=[specs])
 
     def _serve(self, columns: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         return decode(self.model(columns, training=False), self.weight_fn)
+
+    def _serve_logit(self, columns: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return {"logit": tf.cast(self.model(columns, training=False), tf.float32)}
 
 
 def serving_input_dtypes(spec: FeatureSpec, feature_dtypes: dict[str, tf.DType]) -> dict[str, tf.DType]:
@@ -58,9 +65,11 @@ def export_model(model: DeepFM, weight_fn: str, input_dtypes: dict[str, tf.DType
     tf.io.gfile.makedirs(parent)
     try:
         module = ServingModule(model, weight_fn, input_dtypes)
-        tf.saved_model.save(module, tmp_dir, signatures={SIGNATURE: module.serve})
+        tf.saved_model.save(module, tmp_dir,
+                            signatures={SIGNATURE: module.serve, LOGIT_SIGNATURE: module.serve_logit})
         meta = {**meta, "inputs": {n: d.name for n, d in input_dtypes.items()},
-                "outputs": ["p", "odds", "watch_time_s"], "signature": SIGNATURE}
+                "outputs": ["p", "odds", "watch_time_s"], "signature": SIGNATURE,
+                "logit_signature": LOGIT_SIGNATURE}
         with tf.io.gfile.GFile(os.path.join(tmp_dir, META_FILE), "w") as fh:
             fh.write(json.dumps(meta, indent=2, sort_keys=True, default=str) + "\n")
         _check_export(tmp_dir, input_dtypes, example)
@@ -71,12 +80,12 @@ def export_model(model: DeepFM, weight_fn: str, input_dtypes: dict[str, tf.DType
 
 
 def _check_export(model_dir: str, input_dtypes: dict[str, tf.DType], example: dict[str, tf.Tensor]) -> None:
-    """The reloaded signature must give finite, consistent outputs of the batch's length."""
-    signature = tf.saved_model.load(model_dir).signatures[SIGNATURE]
+    """The reloaded signatures must give finite outputs of the batch's length."""
+    signatures = tf.saved_model.load(model_dir).signatures
     n = int(next(iter(example.values())).shape[0])
     feed = {name: example[name] if name in example else tf.zeros([n], dtype) for name, dtype in input_dtypes.items()}
-    out = signature(**feed)
-    for key in ("p", "odds", "watch_time_s"):
+    out = {**signatures[SIGNATURE](**feed), **signatures[LOGIT_SIGNATURE](**feed)}
+    for key in ("p", "odds", "watch_time_s", "logit"):
         value = out[key]
         if value.shape != (n,) or not bool(tf.reduce_all(tf.math.is_finite(value))):
             raise RuntimeError(f"exported model at {model_dir} gives a bad {key!r}: shape {value.shape}")
