@@ -1,0 +1,1 @@
+"""Adapters: public logs in other layouts -> the contract's raw logs."""
