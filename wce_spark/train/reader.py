@@ -18,6 +18,7 @@ import re
 import warnings
 from typing import Iterator, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from wce_spark.errors import UserError
@@ -25,7 +26,6 @@ from wce_spark.errors import UserError
 # Petastorm 0.13 runs on pyarrow 14's legacy ParquetDataset (pinned on purpose, see setup.py); its
 # deprecation warnings, one per file and thread, would bury the progress lines.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"petastorm(\..*)?$")
-warnings.filterwarnings("ignore", message="Tensorflow will convert all unicode strings", module=r"petastorm")
 
 HOLDOUT_COLUMN = "holdout_bucket"
 HOLDOUT_BUCKETS = 1000  # the range of build_samples' holdout_bucket (wce_spark.spark.build_samples)
@@ -71,6 +71,16 @@ def shuffle_and_batch(groups: tf.data.Dataset, batch_size: int, shuffle_buffer: 
     return groups.rebatch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+def tensor_dtype(numpy_dtype) -> tf.DType:
+    """The TensorFlow dtype of a Petastorm field (its numpy dtype; strings arrive as numpy str arrays)."""
+    if numpy_dtype in (str, bytes, np.str_, np.bytes_):
+        return tf.string
+    try:
+        return tf.as_dtype(np.dtype(numpy_dtype))
+    except TypeError:
+        raise TypeError(f"a column of numpy type {numpy_dtype} has no TensorFlow dtype") from None
+
+
 @contextlib.contextmanager
 def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *,
                  shuffle_buffer: int = 0, seed: int | None = None, reader_workers: int = 2,
@@ -88,7 +98,6 @@ def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *
     the column is read for that and left out of the batches unless ``columns`` asks for it.
     """
     from petastorm import make_batch_reader
-    from petastorm.tf_utils import make_petastorm_dataset
 
     if not urls:
         raise UserError("no data files to read")
@@ -113,18 +122,31 @@ def open_dataset(urls: Sequence[str], columns: Sequence[str], batch_size: int, *
                         f"(they have: {', '.join(sorted(reader.schema.fields))}); check features.* in the conf")
     kept = [c for c in read_columns if c in reader.schema.fields]
     filter_holdout = HOLDOUT_COLUMN in kept and holdout_below > 0
+    try:
+        signature = {name: tf.TensorSpec([None], tensor_dtype(reader.schema.fields[name].numpy_dtype))
+                     for name in kept}
+    except TypeError as exc:
+        reader.stop()
+        reader.join()
+        raise UserError(f"cannot feed the samples files to TensorFlow: {exc}") from None
 
-    def project(group) -> dict[str, tf.Tensor]:
+    def row_groups() -> Iterator[dict]:
+        """The reader's row groups as column arrays. Not petastorm.tf_utils.make_petastorm_dataset: that
+        turns every string array into a Python list before TensorFlow converts it back, which was half the
+        reader's CPU per row (scripts/bench_input_pipeline.py); TensorFlow takes numpy's str arrays as they are."""
+        for group in reader:
+            yield {name: getattr(group, name) for name in kept}
+
+    def project(group: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """One row group -> the requested columns, holdout rows dropped (vectorised, before unbatching)."""
-        values = {name: getattr(group, name) for name in kept}
         if filter_holdout:
-            keep = values[HOLDOUT_COLUMN] >= holdout_below
-            values = {name: tf.boolean_mask(v, keep) for name, v in values.items()}
-        return {name: values[name] for name in batch_columns}
+            keep = group[HOLDOUT_COLUMN] >= holdout_below
+            group = {name: tf.boolean_mask(v, keep) for name, v in group.items()}
+        return {name: group[name] for name in batch_columns}
 
     with reader:
-        batches = shuffle_and_batch(make_petastorm_dataset(reader).map(project), batch_size, shuffle_buffer, seed,
-                                    keep_together)
+        groups = tf.data.Dataset.from_generator(row_groups, output_signature=signature).map(project)
+        batches = shuffle_and_batch(groups, batch_size, shuffle_buffer, seed, keep_together)
         if len(batch_columns) > len(columns):
             batches = batches.map(lambda batch: {name: batch[name] for name in columns})
         yield batches
