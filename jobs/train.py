@@ -2,9 +2,12 @@
 Delta table's live snapshot through Petastorm, and export the SavedModel to <paths.models>/<D>/
 (CONTRACT.md "train"). The loss follows the table's samples mode; a conf that disagrees is refused.
 A killed run resumes from its last finished epoch when rerun. Writes <paths.reports>/train/<D>.json.
+With train.num_workers N > 1, N TensorFlow workers train in one Spark barrier stage (one task slot each),
+each on its own shard, and worker 0 exports; their progress lines are in the executors' stderr.
 
-Example:
+Examples:
   .venv/bin/python jobs/train.py --conf conf/local.yaml --date 2026-03-07
+  .venv/bin/python jobs/train.py --conf conf/local.yaml --date 2026-03-07 --set train.num_workers=2
 """
 import os
 import sys

@@ -82,7 +82,8 @@ def run_day(spark, cfg: Config, day: dt.date, *, deterministic: bool = False) ->
     from wce_spark.evaluate.day import load_impressions
     from wce_spark.lake.snapshot import resolve_snapshot, window
     from wce_spark.spark.build_samples import build_samples
-    from wce_spark.train.loop import samples_table, train_model
+    from wce_spark.train.distributed import train_with_spark
+    from wce_spark.train.loop import samples_table
 
     started = time.time()
     run_id = f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
@@ -119,8 +120,8 @@ def run_day(spark, cfg: Config, day: dt.date, *, deterministic: bool = False) ->
         log(f"{day}: {warm_reason}")
         staging = pub.candidate_dir(models_root, day, run_id)
         files = resolve_snapshot(spark, samples_table(cfg), *window(day, cfg["train.days"]))
-        trained = train_model(cfg.with_overrides({"train.warm_start": warm_from or ""}), day, files,
-                              deterministic=deterministic, export_dir=staging)
+        trained = train_with_spark(spark, cfg.with_overrides({"train.warm_start": warm_from or ""}), day, files,
+                                   deterministic=deterministic, export_dir=staging)
         record["train"] = {"final_loss": trained["final_loss"], "rows_trained": trained["rows_trained"],
                            "epochs": trained["epochs"], "snapshot_version": files.version}
         t = lap("train", t)

@@ -2,9 +2,10 @@
 
 A custom loop (a ``tf.function`` step with ``GradientTape`` under ``strategy.run``) on tf_keras (Keras 2),
 not Keras 3's ``model.fit``, because:
-- multi-worker training will run under MultiWorkerMirroredStrategy, where Keras 3's ``model.fit`` is
-  broken (keras-team/keras#20585); this step already uses the strategy API (scope, run, reduce,
-  ``compute_average_loss``), so it only needs a strategy and a sharded reader;
+- multi-worker training (``train.num_workers`` > 1, ``distributed.py``) runs this same step under
+  MultiWorkerMirroredStrategy, where Keras 3's ``model.fit`` is broken (keras-team/keras#20585); the step
+  uses the strategy API (scope, run, reduce, ``compute_average_loss``), so a worker only adds a strategy,
+  its reader shard and a fixed number of steps per epoch (``Worker``);
 - Keras 3 layers keep weights held in Python lists out of ``tf.train.Checkpoint``'s object graph (a
   restored DeepFM silently kept fresh weights), while tf_keras tracks them, so ``CheckpointManager``
   resumes and warm starts from a SavedModel's variables work. tf_keras is imported by name, so no
@@ -18,12 +19,14 @@ go to ``<paths.reports>/train/<D>/tensorboard`` and the run summary to ``<paths.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
 import json
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 import tensorflow as tf
 import tf_keras as keras
@@ -36,7 +39,7 @@ from wce_spark.train.export import export_model, serving_input_dtypes, warm_star
 from wce_spark.train.features import LABEL, WEIGHT, FeatureSpec
 from wce_spark.train.losses import constant_logit, row_loss_for_mode
 from wce_spark.train.model import DeepFM, model_config
-from wce_spark.train.reader import holdout_cutoff, open_dataset
+from wce_spark.train.reader import HOLDOUT_BUCKETS, holdout_cutoff, open_dataset
 
 LOG_EVERY_S = 10.0
 EXAMPLE_ROWS = 2048  # read up front: input dtypes, the starting bias, and a check of the export
@@ -66,6 +69,35 @@ class RunPaths:
                    report=f"{reports}/train/{day.isoformat()}.json")
 
 
+@dataclass(frozen=True)
+class Worker:
+    """This process's part in a run: the only worker (the default), or worker ``index`` of ``count`` in a
+    Spark barrier stage (``distributed.py``) under MultiWorkerMirroredStrategy. Every worker trains on
+    its own reader shard for the same number of steps (each step is a collective all-reduce), and only
+    the chief (index 0) writes where users look. TF has every worker write checkpoints and the export
+    (saving may run collective ops), so the others write theirs under ``scratch``, which their caller
+    deletes."""
+
+    index: int = 0
+    count: int = 1
+    scratch: str = ""
+
+    @property
+    def chief(self) -> bool:
+        return self.index == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.count > 1
+
+    def writes(self, paths: RunPaths) -> RunPaths:
+        """Where this worker writes: the real paths for the chief, its scratch folder for the others."""
+        if self.chief:
+            return paths
+        return replace(paths, export_dir=f"{self.scratch}/export", run_dir=f"{self.scratch}/run",
+                       tensorboard_dir=f"{self.scratch}/tensorboard", report=f"{self.scratch}/report.json")
+
+
 def samples_table(cfg: Config) -> str:
     return f"{cfg['paths.lake'].rstrip('/')}/samples"
 
@@ -81,6 +113,15 @@ def check_table_matches_conf(cfg: Config, files: SnapshotFiles) -> str:
             raise UserError(f"samples table {files.table} was built with {key}={recorded} but the conf "
                             f"says {cfg[key]}: use --set {key}={recorded}, or rebuild the table")
     return files.samples_mode
+
+
+def check_samples(cfg: Config, files: SnapshotFiles) -> str:
+    """The samples mode to train with, once the snapshot is known to hold rows made as the conf says."""
+    mode = check_table_matches_conf(cfg, files)
+    if not files.files:
+        raise UserError(f"no samples in {files.table} (version {files.version}) for {files.start}..{files.end}: "
+                        "run build_samples for those days first")
+    return mode
 
 
 def warm_start_dir(cfg: Config) -> str | None:
@@ -128,7 +169,7 @@ def make_train_step(model: DeepFM, optimizer: keras.optimizers.Optimizer, row_lo
     return train_step
 
 
-def _fingerprint(cfg: Config, files: SnapshotFiles, config: dict[str, Any]) -> dict[str, Any]:
+def run_fingerprint(cfg: Config, files: SnapshotFiles, config: dict[str, Any]) -> dict[str, Any]:
     """What a checkpoint was trained on; resuming is only allowed onto the same (epochs may grow)."""
     return {"table": files.table, "version": files.version, "start": files.start.isoformat(),
             "end": files.end.isoformat(), "mode": files.samples_mode, "weight_fn": files.weight_fn,
@@ -137,7 +178,7 @@ def _fingerprint(cfg: Config, files: SnapshotFiles, config: dict[str, Any]) -> d
             "warm_start": cfg["train.warm_start"], "holdout_fraction": cfg["retrain.holdout_fraction"]}
 
 
-def _prepare_run_dir(run_dir: str, fingerprint: dict[str, Any]) -> bool:
+def prepare_run_dir(run_dir: str, fingerprint: dict[str, Any]) -> bool:
     """True when ``run_dir`` holds checkpoints of this very run; otherwise it is reset for a new one."""
     stamp = f"{run_dir}/run.json"
     ckpt_dir = f"{run_dir}/checkpoints"
@@ -166,26 +207,28 @@ EpochHook = Callable[[int, DeepFM, dict], None]
 
 
 def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministic: bool = False,
-                export_dir: str | None = None, on_epoch_end: EpochHook | None = None) -> dict:
+                export_dir: str | None = None, on_epoch_end: EpochHook | None = None,
+                worker: Worker = Worker(), strategy: tf.distribute.Strategy | None = None) -> dict:
     """Train on ``files`` (the window's live snapshot) and export ``<paths.models>/<day>/`` (or ``export_dir``,
     e.g. the daily job's staging folder). Rows in the ``retrain.holdout_fraction`` holdout are never read.
 
     Returns the run summary (also in model_meta.json and ``<paths.reports>/train/<day>.json``).
     ``deterministic`` reads in file order with one thread, for reproducible tests. ``on_epoch_end(epoch, model,
-    stats)`` is called after each finished epoch (stats: loss, rows, seconds), e.g. to record learning curves."""
+    stats)`` is called after each finished epoch (stats: loss, rows, seconds), e.g. to record learning curves.
+    ``worker`` and ``strategy``: one of several workers (``distributed.py``, which also writes the report and
+    prepares the run state before the workers start); by default the only one, under the current strategy."""
     started = time.time()
-    mode = check_table_matches_conf(cfg, files)
+    mode = check_samples(cfg, files)
     weight_fn = cfg["weight.fn"]
-    if not files.files:
-        raise UserError(f"no samples in {files.table} (version {files.version}) for {files.start}..{files.end}: "
-                        "run build_samples for those days first")
     spec = FeatureSpec.from_config(cfg)
     config = model_config(cfg, spec)
     paths = RunPaths.for_day(cfg, day)
     if export_dir:
         paths = replace(paths, export_dir=export_dir)
+    out = worker.writes(paths)
     holdout_below = holdout_cutoff(cfg["retrain.holdout_fraction"])
     epochs, batch_size = cfg["train.epochs"], cfg["train.batch_size"]
+    worker_batch = max(1, batch_size // worker.count)  # train.batch_size rows per step over all workers
     columns = spec.columns + [LABEL, WEIGHT]
     missing = files.missing_days()
     log(f"samples {files.table} version {files.version} ({mode}, weight.fn {weight_fn}): {len(files.files)} "
@@ -193,17 +236,21 @@ def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministi
         + (f"; no samples for {', '.join(missing)}" if missing else "")
         + (f"; holdout_bucket < {holdout_below} held out" if holdout_below else ""))
 
-    def read(seed: int, size: int = batch_size, shuffle: int = cfg["train.shuffle_buffer"]):
+    def read(seed: int, size: int = worker_batch, shuffle: int = cfg["train.shuffle_buffer"],
+             in_order: bool = deterministic, sharded: bool = True):
+        shard = {"cur_shard": worker.index, "shard_count": worker.count} if worker.distributed and sharded else {}
         return open_dataset(files.urls, columns, size, shuffle_buffer=shuffle, seed=seed,
-                            reader_workers=cfg["train.reader_workers"], deterministic=deterministic,
-                            holdout_below=holdout_below)
+                            reader_workers=cfg["train.reader_workers"], deterministic=in_order,
+                            holdout_below=holdout_below, **shard)
 
-    with read(seed=cfg["train.seed"], size=EXAMPLE_ROWS, shuffle=0) as ds:
+    # Every worker reads the same example rows (whole list, in file order), so all set the same bias.
+    with read(seed=cfg["train.seed"], size=EXAMPLE_ROWS, shuffle=0, in_order=deterministic or worker.distributed,
+              sharded=False) as ds:
         example = next(iter(ds))
     input_dtypes = serving_input_dtypes(spec, {name: t.dtype for name, t in example.items()})
 
     keras.utils.set_random_seed(cfg["train.seed"])
-    strategy = tf.distribute.get_strategy()
+    strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = DeepFM(**config)
         model.build()
@@ -211,12 +258,14 @@ def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministi
         optimizer.build(model.trainable_variables)  # slots exist before a restore fills them
         epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
-    resuming = _prepare_run_dir(paths.run_dir, _fingerprint(cfg, files, config))
-    manager = tf.train.CheckpointManager(checkpoint, f"{paths.run_dir}/checkpoints", max_to_keep=2)
+    if not worker.distributed:  # several workers: distributed.py prepared it before they started
+        prepare_run_dir(paths.run_dir, run_fingerprint(cfg, files, config))
+    resume_from = tf.train.latest_checkpoint(f"{paths.run_dir}/checkpoints")  # every worker: the chief's
+    manager = tf.train.CheckpointManager(checkpoint, f"{out.run_dir}/checkpoints", max_to_keep=2)
     warm_from = None
-    if resuming:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        log(f"resuming from {manager.latest_checkpoint} after epoch {int(epoch.numpy())}/{epochs}")
+    if resume_from:
+        checkpoint.restore(resume_from).assert_existing_objects_matched()
+        log(f"resuming from {resume_from} after epoch {int(epoch.numpy())}/{epochs}")
     else:
         warm_from = warm_start_dir(cfg)
         if warm_from:
@@ -227,15 +276,17 @@ def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministi
     resumed_after = int(epoch.numpy())
 
     train_step = make_train_step(model, optimizer, row_loss_for_mode(mode), spec.columns, strategy)
-    writer = tf.summary.create_file_writer(paths.tensorboard_dir)
-    steps_per_epoch = math.ceil(files.rows / batch_size)
+    writer = tf.summary.create_file_writer(out.tensorboard_dir)
+    train_rows = round(files.rows * (1 - holdout_below / HOLDOUT_BUCKETS))  # estimated: the holdout is hashed
+    steps_per_epoch = max(1, math.ceil(train_rows / batch_size))
+    shard_reads = ShardReads()
     epoch_losses: list[float] = []
     rows_trained, train_seconds = 0, 0.0
     for e in range(resumed_after, epochs):
         t0 = time.time()
-        with read(seed=cfg["train.seed"] + e) as ds:
-            loss, rows = _run_epoch(train_step, strategy.experimental_distribute_dataset(ds), optimizer,
-                                    writer, f"epoch {e + 1}/{epochs}", steps_per_epoch)
+        with _epoch_batches(read, strategy, worker, cfg["train.seed"] + e, steps_per_epoch, shard_reads) as batches:
+            loss, rows = _run_epoch(train_step, batches, optimizer, writer, f"epoch {e + 1}/{epochs}",
+                                    steps_per_epoch, fixed=worker.distributed)
         seconds = time.time() - t0
         epoch_losses.append(loss)
         rows_trained += rows
@@ -259,24 +310,72 @@ def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministi
         "epoch_losses": epoch_losses, "final_loss": epoch_losses[-1] if epoch_losses else None,
         "rows_trained": rows_trained, "train_seconds": round(train_seconds, 3),
         "rows_per_s": round(rows_trained / train_seconds, 1) if train_seconds else None,
-        "steps": int(optimizer.iterations.numpy()),
+        "steps": int(optimizer.iterations.numpy()), "num_workers": worker.count,
         "features": spec.to_json(), "model": model.get_config(),
         "train": {"batch_size": batch_size, "learning_rate": cfg["train.learning_rate"],
                   "shuffle_buffer": cfg["train.shuffle_buffer"], "seed": cfg["train.seed"]},
         "tensorboard": paths.tensorboard_dir,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
-    export_model(model, weight_fn, input_dtypes, paths.export_dir, summary, example)
-    _remove_run_dir(paths.run_dir)
+    if worker.distributed:
+        summary["worker"] = {"index": worker.index, "rows": shard_reads.rows, "shard_passes": shard_reads.passes,
+                             "steps_per_epoch": steps_per_epoch, "batch_size": worker_batch}
+    export_model(model, weight_fn, input_dtypes, out.export_dir, summary, example)
     summary["seconds"] = round(time.time() - started, 3)
-    storage.write_json_atomic(paths.report, summary)
+    if not worker.chief:
+        log(f"worker {worker.index} done: {shard_reads.rows} rows of its shard in {summary['steps']} steps")
+        return summary
+    _remove_run_dir(paths.run_dir)
+    if not worker.distributed:  # several workers: distributed.py writes it with every worker's part
+        storage.write_json_atomic(paths.report, summary)
     log(f"exported {paths.export_dir} (final loss {summary['final_loss']}); report {paths.report}")
     return summary
 
 
-def _run_epoch(train_step: Callable, dataset, optimizer, writer, label: str,
-               steps_estimate: int) -> tuple[float, int]:
-    """Mean per-row loss and rows of one pass; progress to stdout and TensorBoard every LOG_EVERY_S."""
+@dataclass
+class ShardReads:
+    """What a worker of several read of its shard: rows, and how many passes over it."""
+
+    rows: int = 0
+    passes: int = 0
+
+
+@contextlib.contextmanager
+def _epoch_batches(read: Callable, strategy: tf.distribute.Strategy, worker: Worker, seed: int, steps: int,
+                   reads: ShardReads) -> Iterator[Iterable]:
+    """One epoch's batches. The only worker makes one pass. A worker of several takes exactly ``steps``
+    batches of its shard, reading it again (reshuffled) when it runs out first: shards are uneven, and a
+    worker that stopped early would leave the others waiting in a collective."""
+    if not worker.distributed:
+        with read(seed) as ds:
+            yield strategy.experimental_distribute_dataset(ds)
+        return
+
+    def shard_batches() -> Iterator[dict[str, tf.Tensor]]:
+        for again in itertools.count():
+            rows = 0
+            reads.passes += 1
+            with read(seed + 1000 * again) as ds:  # a new order on each pass of the same epoch
+                for batch in ds:
+                    n = int(tf.shape(batch[LABEL])[0])
+                    rows += n
+                    reads.rows += n
+                    yield batch
+            if not rows:
+                raise RuntimeError(f"worker {worker.index}: its shard of the samples holds no training rows "
+                                   "(fewer row groups than workers, or only holdout rows): lower train.num_workers")
+
+    batches = shard_batches()
+    try:
+        yield itertools.islice(batches, steps)
+    finally:
+        batches.close()
+
+
+def _run_epoch(train_step: Callable, dataset: Iterable, optimizer, writer, label: str,
+               steps_expected: int, fixed: bool = False) -> tuple[float, int]:
+    """Mean per-row loss and rows (over all workers) of one epoch; progress to stdout and TensorBoard every
+    LOG_EVERY_S. ``steps_expected`` is exact when ``fixed``, else an estimate."""
     total_loss, total_rows, steps = 0.0, 0, 0
     window_loss, window_rows = 0.0, 0
     t0 = last = time.time()
@@ -293,7 +392,7 @@ def _run_epoch(train_step: Callable, dataset, optimizer, writer, label: str,
         if now - last >= LOG_EVERY_S:
             with writer.as_default():
                 _scalar("loss/train", window_loss / window_rows, step=optimizer.iterations)
-            log(f"{label} step {steps}/~{steps_estimate}: loss {window_loss / window_rows:.5f}, "
+            log(f"{label} step {steps}/{'' if fixed else '~'}{steps_expected}: loss {window_loss / window_rows:.5f}, "
                 f"{total_rows / (now - t0):.0f} rows/s")
             window_loss, window_rows, last = 0.0, 0, now
     if not total_rows:
@@ -302,10 +401,12 @@ def _run_epoch(train_step: Callable, dataset, optimizer, writer, label: str,
 
 
 def train_day(cfg: Config, day: dt.date) -> dict:
-    """The job: resolve the window's live snapshot with Spark, then train and export (``train_model``)."""
+    """The job: resolve the window's live snapshot with Spark, then train and export (``train_model``, or
+    ``train.num_workers`` workers in a barrier stage)."""
     from wce_spark.lake.snapshot import resolve_snapshot, window
     from wce_spark.spark.session import get_spark
+    from wce_spark.train.distributed import train_with_spark
 
-    start, end = window(day, cfg["train.days"])
-    files = resolve_snapshot(get_spark(cfg, "train"), samples_table(cfg), start, end)
-    return train_model(cfg, day, files)
+    spark = get_spark(cfg, "train")
+    files = resolve_snapshot(spark, samples_table(cfg), *window(day, cfg["train.days"]))
+    return train_with_spark(spark, cfg, day, files)
