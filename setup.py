@@ -25,5 +25,6 @@ setup(
     packages=find_packages(include=["wce_spark", "wce_spark.*"]),
     package_data={"wce_spark.spark": ["log4j2.properties"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"dev": ["pytest==9.2.0"]},
+    # cluster: what scripts/package.sh puts in the shipped environment to pack it (venv-pack refuses editable installs)
+    extras_require={"dev": ["pytest==9.2.0"], "cluster": ["venv-pack==0.2.0"]},
 )

@@ -3,11 +3,15 @@
 #
 #   bash scripts/submit.sh --master spark://HOST:7077 jobs/build_samples.py --conf conf/cluster.yaml --date 2026-03-03
 #
-# It zips the wce_spark package for --py-files, adds Delta with --packages (the version installed in
-# .venv), and ships the --conf file with the job. Executors need Python with the pinned stack:
-#   - same machines as .venv (the local standalone cluster): nothing to do, PYSPARK_PYTHON is .venv's;
-#   - a real cluster: WCE_ENV_ARCHIVE=dist/wce_spark_env.tar.gz (from scripts/package_env.sh) ships the
-#     environment with --archives and runs executors on its Python.
+# It zips the wce_spark package for --py-files (so executors run this checkout's code), adds Delta with
+# --packages (the version installed in .venv), and ships the --conf file with --files. Executors need
+# Python with the pinned stack:
+#   - on the machines of .venv (the local standalone cluster of scripts/cluster.sh): nothing to do, the
+#     executors run .venv's Python;
+#   - anywhere else: WCE_ENV_ARCHIVE=dist/wce_spark_env.tar.gz (from scripts/package.sh) ships the
+#     environment with --archives ...#env and executors run ./env/bin/python. The driver runs .venv's Python
+#     in client mode (the default; PYSPARK_DRIVER_PYTHON to change it) and ./env/bin/python with
+#     --deploy-mode cluster in SUBMIT_OPTS.
 # Extra spark-submit options go in SUBMIT_OPTS, e.g. SUBMIT_OPTS="--deploy-mode cluster --num-executors 8".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,12 +44,19 @@ for i in "${!args[@]}"; do
   if [ "${args[$i]}" = "--conf" ] && [ -n "${args[$((i + 1))]:-}" ]; then FILES+=(--files "${args[$((i + 1))]}"); fi
 done
 
-PYTHON_OPTS=()
+DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PWD/.venv/bin/python}"
 if [ -n "${WCE_ENV_ARCHIVE:-}" ]; then
-  PYTHON_OPTS=(--archives "$WCE_ENV_ARCHIVE#env" --conf spark.pyspark.python=./env/bin/python)
+  case "$WCE_ENV_ARCHIVE" in
+    *://*) ;;  # on shared storage (hdfs://, s3a://): spark-submit fetches it
+    *) [ -f "$WCE_ENV_ARCHIVE" ] || { echo "submit: no such archive $WCE_ENV_ARCHIVE (bash scripts/package.sh builds it)" >&2; exit 2; } ;;
+  esac
+  # In cluster deploy mode the driver runs on a node too, next to the unpacked archive.
+  case " ${SUBMIT_OPTS:-} " in *" --deploy-mode cluster "*) DRIVER_PYTHON=./env/bin/python ;; esac
+  PYTHON_OPTS=(--archives "$WCE_ENV_ARCHIVE#env" --conf spark.pyspark.python=./env/bin/python
+               --conf "spark.pyspark.driver.python=$DRIVER_PYTHON")
 else
   PYTHON_OPTS=(--conf "spark.pyspark.python=${PYSPARK_PYTHON:-$PWD/.venv/bin/python}"
-               --conf "spark.pyspark.driver.python=${PYSPARK_DRIVER_PYTHON:-$PWD/.venv/bin/python}")
+               --conf "spark.pyspark.driver.python=$DRIVER_PYTHON")
 fi
 
 # shellcheck disable=SC2086
