@@ -8,7 +8,7 @@ The peak of the sum is what the machine must hold; the per-kind peaks say where 
   .venv/bin/python scripts/bench_memory.py --name train_4m --out /tmp/bench/memory_train.json -- \\
       .venv/bin/python jobs/train.py --conf conf/local.yaml --date 2026-03-01 --set paths.lake=...
 
-Prints a table and writes JSON (--out). Exit code: the command's.
+Prints a table and writes JSON (--out). Exit code: the command's (0 when stopped by --max-seconds).
 """
 from __future__ import annotations
 
@@ -53,6 +53,8 @@ def main() -> int:
     ap.add_argument("--name", required=True, help="what is measured (a label in the table and JSON)")
     ap.add_argument("--interval", type=float, default=0.5)
     ap.add_argument("--out", required=True, help="JSON result")
+    ap.add_argument("--max-seconds", type=float, default=None,
+                    help="stop the command after this long (the peak so far is reported, marked stopped_early)")
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- then the command to run")
     args = ap.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -63,8 +65,17 @@ def main() -> int:
     child = subprocess.Popen(command)
     root = psutil.Process(child.pid)
     peaks: dict[str, int] = {}
-    peak_total, loads = 0, []
+    peak_total, loads, stopped_early = 0, [], False
     while child.poll() is None:
+        if args.max_seconds is not None and time.monotonic() - t0 > args.max_seconds:
+            for proc in [*root.children(recursive=True), root]:
+                try:
+                    proc.terminate()
+                except psutil.NoSuchProcess:
+                    pass
+            child.wait()
+            stopped_early = True
+            break
         rss = tree_rss(root)
         for k, v in rss.items():
             peaks[k] = max(peaks.get(k, 0), v)
@@ -73,6 +84,7 @@ def main() -> int:
         time.sleep(args.interval)
     wall = time.monotonic() - t0
     result = {"name": args.name, "command": " ".join(command), "exit_code": child.returncode,
+              "stopped_early": stopped_early,
               "wall_s": round(wall, 1), "peak_total_mib": peak_total // MIB,
               "peak_by_kind_mib": {k: v // MIB for k, v in sorted(peaks.items())},
               "load_avg_mean": round(sum(loads) / len(loads), 1) if loads else None,
@@ -86,7 +98,7 @@ def main() -> int:
     with open(args.out, "w") as fh:
         json.dump(result, fh, indent=2)
     print(f"wrote {args.out}")
-    return child.returncode
+    return 0 if stopped_early else child.returncode
 
 
 if __name__ == "__main__":
