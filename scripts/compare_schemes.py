@@ -9,7 +9,9 @@ schemes_<dataset>.{json,md} and plots to --out; prints the A-vs-B comparison.
 
 Example (about 30 min on 2 shared cores):
   .venv/bin/python scripts/compare_schemes.py --conf conf/local.yaml --root /tmp/schemes \\
-      --kuairand-conf conf/kuairand.yaml --input ../shared/data/kuairand/log_random_4_22_to_5_08_1k.csv
+      --set train.epochs=8 --set train.batch_size=512 --set spark.shuffle_partitions=1 \\
+      --kuairand-conf conf/kuairand.yaml --kuairand-set train.epochs=8 --kuairand-set spark.shuffle_partitions=1 \\
+      --input ../shared/data/kuairand/log_random_4_22_to_5_08_1k.csv
 """
 import json
 import os
@@ -30,6 +32,8 @@ def main() -> int:
     parser.add_argument("--input", action="append", default=[], metavar="CSV", help="KuaiRand log CSV(s)")
     parser.add_argument("--kuairand-root", metavar="DIR", help="KuaiRand scratch (default ROOT/kuairand); a "
                         "lake built there by scripts/kuairand_experiment.py --root is reused")
+    parser.add_argument("--kuairand-set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the KuaiRand conf (--set applies to the generated logs)")
     parser.add_argument("--only", choices=("generated", "kuairand"), help="run one dataset only")
     args = parser.parse_args()
     cfg = config_from_args(args)
@@ -46,8 +50,8 @@ def main() -> int:
         documents.append(schemes.synthetic(spark, cfg, f"{root}/generated", runs, args.out, args.train_days,
                                            args.impressions_per_day))
     if args.kuairand_conf and args.input and args.only != "generated":
-        kcfg = load_config(args.kuairand_conf)  # its own conf: --set applies to the generated logs only
-        runs = schemes.standard_runs(kcfg["train.learning_rate"], weight_fns=("log2",))
+        kcfg = load_config(args.kuairand_conf, args.kuairand_set)
+        runs = schemes.standard_runs(kcfg["train.learning_rate"])
         documents.append(schemes.kuairand(spark, kcfg, os.path.abspath(args.kuairand_root or f"{root}/kuairand"),
                                           runs, args.out, args.input))
     for document in documents:

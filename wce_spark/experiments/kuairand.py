@@ -64,7 +64,7 @@ def run(spark, cfg: Config, inputs: Sequence[str], out_dir: str, reuse_lake: boo
     cfg = cfg.with_overrides({"train.days": len(train_days), "retrain.holdout_fraction": 0.0})
     log(f"train on {train_days[0]}..{train_days[-1]} ({len(train_days)} days), "
         f"test on {test_days[0]}..{test_days[-1]}")
-    build_days(spark, cfg, days, reuse=reuse_lake)
+    build_days(spark, cfg, train_days + test_days, reuse=reuse_lake)
 
     spec = FeatureSpec.from_config(cfg)
     wanted = ["impression_id", "user_id", "watch_time_s", "video_duration_s", *spec.serving_columns()]

@@ -14,7 +14,7 @@ COLORS = ("tab:blue", "tab:green", "tab:orange", "tab:red", "tab:purple", "tab:b
 
 def metric_bars_png(rows: Sequence[dict], keys: Sequence[str], title: str, lower: float | None = None) -> bytes:
     """One group of bars per method (``row['method']``), one bar per metric key."""
-    fig = Figure(figsize=(max(FIGSIZE[0], 1.3 * len(rows)), FIGSIZE[1]))
+    fig = Figure(figsize=(max(FIGSIZE[0], 1.5 * len(rows)), FIGSIZE[1] + 0.5))
     ax = fig.add_subplot()
     width = 0.8 / len(keys)
     for k, key in enumerate(keys):
@@ -22,7 +22,8 @@ def metric_bars_png(rows: Sequence[dict], keys: Sequence[str], title: str, lower
         bars = ax.bar([i + (k - (len(keys) - 1) / 2) * width for i in range(len(rows))], values, width,
                       label=key.upper(), color=COLORS[k % len(COLORS)])
         ax.bar_label(bars, fmt="%.3f" if lower is not None else "%.1f", fontsize=7, padding=2)
-    ax.set_xticks(range(len(rows)), [row["method"].replace(" (", "\n(") for row in rows], fontsize=8)
+    ax.set_xticks(range(len(rows)), [row["method"].replace(" (", "\n(").replace(", ", ",\n") for row in rows],
+                  fontsize=8)
     if lower is not None:
         ax.set_ylim(lower, max(row[k] for row in rows for k in keys if row.get(k) is not None) + 0.03)
         ax.axhline(0.5, linestyle="--", color="grey", linewidth=1)
