@@ -35,6 +35,9 @@ def main() -> int:
     parser.add_argument("--kuairand-set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a key of the KuaiRand conf (--set applies to the generated logs)")
     parser.add_argument("--only", choices=("generated", "kuairand"), help="run one dataset only")
+    parser.add_argument("--timing-pairs", type=int, default=0, metavar="N",
+                        help="on the generated logs, instead of the comparison: N alternating A/B runs for "
+                             "the per-epoch time (schemes_generated_timing.*)")
     args = parser.parse_args()
     cfg = config_from_args(args)
     root = os.path.abspath(args.root)
@@ -48,7 +51,7 @@ def main() -> int:
     if args.only != "kuairand":
         runs = schemes.standard_runs(cfg["train.learning_rate"])
         documents.append(schemes.synthetic(spark, cfg, f"{root}/generated", runs, args.out, args.train_days,
-                                           args.impressions_per_day))
+                                           args.impressions_per_day, args.timing_pairs))
     if args.kuairand_conf and args.input and args.only != "generated":
         kcfg = load_config(args.kuairand_conf, args.kuairand_set)
         runs = schemes.standard_runs(kcfg["train.learning_rate"])

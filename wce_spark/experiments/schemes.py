@@ -188,6 +188,28 @@ def compare(curves: list[Curve], key: str) -> dict:
             "speedup_to_target_A_over_B": others["B"]["time_to_target_s"] / others["A"]["time_to_target_s"]}
 
 
+def paired_runs(pairs: int) -> list[Run]:
+    """A, B, A, B, ...: alternating, so that load drifting on a shared machine hits both schemes alike."""
+    return [Run(f"{scheme} #{k + 1}", scheme) for k in range(pairs) for scheme in ("A", "B")]
+
+
+def paired_timing(curves: list[Curve]) -> dict:
+    """Per A/B pair, the median seconds of an epoch after the first (which includes tracing) and the
+    ratio B / A; the median ratio over the pairs is the per-epoch speed-up of A."""
+    def steady(c: Curve) -> list[dict]:
+        return c.epochs[1:] or c.epochs
+
+    pairs = []
+    for a, b in zip(curves[0::2], curves[1::2]):
+        a_s = float(np.median([r["seconds"] for r in steady(a)]))
+        b_s = float(np.median([r["seconds"] for r in steady(b)]))
+        pairs.append({"pair": a.run.name.split("#")[1], "epoch_seconds_A": a_s, "epoch_seconds_B": b_s,
+                      "rows_per_s_A": float(np.median([r["rows_per_s"] for r in steady(a)])),
+                      "rows_per_s_B": float(np.median([r["rows_per_s"] for r in steady(b)])),
+                      "speedup_A_over_B": b_s / a_s})
+    return {"pairs": pairs, "median_speedup_A_over_B": float(np.median([p["speedup_A_over_B"] for p in pairs]))}
+
+
 CURVE_TABLE = [("name", "run", ""), ("epoch", "epoch", "d"), ("seconds", "epoch s", ".1f"),
                ("rows_per_s", "rows/s", ",.0f"), ("loss", "train loss", ".4f"), ("corr_odds_truth", "corr(odds, E[w|x])", ".4f"),
                ("xauc", "XAUC", ".4f"), ("mae", "MAE (s)", ".2f"), ("mean_predicted", "mean pred. (s)", ".2f"),
@@ -250,8 +272,11 @@ def _generated_before(cfg: Config, days: Sequence[dt.date], impressions_per_day:
 
 
 def synthetic(spark, cfg: Config, root: str, runs: Sequence[Run], out_dir: str, train_days: int,
-              impressions_per_day: int) -> dict:
-    """Generated logs (clean): ``train_days`` days to train on, the next day to score, with its truth."""
+              impressions_per_day: int, timing_pairs: int = 0) -> dict:
+    """Generated logs (clean): ``train_days`` days to train on, the next day to score, with its truth.
+    With ``timing_pairs`` the runs are that many alternating A/B pairs instead (for the per-epoch timing)."""
+    if timing_pairs:
+        runs = paired_runs(timing_pairs)
     from wce_spark.spark.raw_logs import partition_path
     from wce_spark.synth.generator import generate_logs
     from wce_spark.experiments.common import build_days, impressions
@@ -276,12 +301,24 @@ def synthetic(spark, cfg: Config, root: str, runs: Sequence[Run], out_dir: str, 
              .select("impression_id", "expected_w_log2", "expected_w_log2_plus1", "expected_w_linear").toPandas())
     test = test.drop(columns=[c for c in test.columns if c.startswith("expected_w_")]).merge(truth, on="impression_id")
     curves = train_runs(spark, cfg, root, runs, days[-2], test)
-    comparison = compare(curves, "corr_odds_truth")
     meta = {"dataset": "generated", "train_days": [d.isoformat() for d in days[:-1]], "test_day": days[-1].isoformat(),
             "impressions_per_day": impressions_per_day, "test_impressions": len(test),
             "features": spec.to_json(), "train": {k: cfg[f"train.{k}"] for k in ("epochs", "batch_size",
                                                                                   "learning_rate", "shuffle_buffer", "seed")}}
-    return write_results(curves, comparison, out_dir, "schemes_generated", "generated logs", meta)
+    if timing_pairs:
+        document = {**meta, "timing": paired_timing(curves), "runs": [c.to_json() for c in curves]}
+        table = markdown_table(document["timing"]["pairs"], [
+            ("pair", "pair", ""), ("epoch_seconds_A", "A epoch s", ".2f"), ("epoch_seconds_B", "B epoch s", ".2f"),
+            ("rows_per_s_A", "A rows/s", ",.0f"), ("rows_per_s_B", "B rows/s", ",.0f"),
+            ("speedup_A_over_B", "B / A epoch time", ".2f")])
+        write_text_atomic(f"{out_dir.rstrip('/')}/schemes_generated_timing.md",
+                          f"Median epoch-time ratio B / A over the pairs: "
+                          f"{document['timing']['median_speedup_A_over_B']:.2f}\n\n{table}\n")
+        write_text_atomic(f"{out_dir.rstrip('/')}/schemes_generated_timing.json",
+                          json.dumps(json_safe(document), indent=2) + "\n")
+        return {**document, "comparison": document["timing"]}
+    return write_results(curves, compare(curves, "corr_odds_truth"), out_dir, "schemes_generated", "generated logs",
+                         meta)
 
 
 def kuairand(spark, cfg: Config, root: str, runs: Sequence[Run], out_dir: str, inputs: Sequence[str]) -> dict:
