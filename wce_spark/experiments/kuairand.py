@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import time
 from typing import Sequence
 
-
-from wce_spark.config import Config
+from wce_spark import storage
+from wce_spark.config import Config, parse_override
 from wce_spark.evaluate import plots
 from wce_spark.evaluate.report import json_safe
 from wce_spark.evaluate.scoring import ServingModel
@@ -41,9 +40,8 @@ def adapted_days(spark, cfg: Config, inputs: Sequence[str], reuse: bool) -> list
     from wce_spark.adapters.kuairand import adapt
 
     marker = f"{cfg['paths.reports'].rstrip('/')}/kuairand/adapt.json"
-    if reuse and os.path.exists(marker):
-        with open(marker) as fh:
-            return [dt.date.fromisoformat(d) for d in json.load(fh)["impression_days"]]
+    if reuse and storage.exists(marker):
+        return [dt.date.fromisoformat(d) for d in json.loads(storage.read_text(marker))["impression_days"]]
     written = adapt(spark, inputs, cfg["paths.impressions"], cfg["paths.playbacks"],
                     float(cfg["watch_time.lookahead_hours"]) * 3600.0, log=log)
     write_text_atomic(marker, json.dumps(written.to_json(), indent=2))
@@ -84,8 +82,6 @@ def run(spark, cfg: Config, inputs: Sequence[str], out_dir: str, reuse_lake: boo
     rows.append(_row(name, results[name], time.time() - t0))
 
     for name, overrides in {"WCE-DeepFM": [], **(variants or {})}.items():
-        from wce_spark.config import parse_override
-
         variant = cfg.with_overrides(dict(parse_override(o) for o in overrides))
         export_dir = f"{cfg['paths.models'].rstrip('/')}/experiment/{_slug(name)}"
         summary = train_wce(spark, variant, train_days[-1], export_dir)

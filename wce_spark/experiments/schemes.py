@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from wce_spark.config import Config
+from wce_spark.config import Config, parse_override
 from wce_spark.evaluate import metrics
 from wce_spark.evaluate.report import json_safe
 from wce_spark.experiments.common import (calibration_error, decode_logit, log, markdown_table, predict_logit,
@@ -125,8 +125,6 @@ def train_runs(spark, cfg: Config, root: str, runs: Sequence[Run], end: dt.date,
     for run in runs:
         run_cfg = lake_config(cfg, root, run.mode, run.weight_fn)
         if run.overrides:
-            from wce_spark.config import parse_override
-
             run_cfg = run_cfg.with_overrides(dict(parse_override(o) for o in run.overrides))
         curve = Curve(run)
         t0 = time.time()
