@@ -43,6 +43,7 @@ def test_overrides_are_typed():
     ("train.epochs=1.5", "'train.epochs' must be int"),
     ("watch_time.cap_s=true", "'watch_time.cap_s' must be number"),
     ("weight.fn=log10", "'weight.fn' must be one of log2, log2_plus1, linear"),
+    ("train.shuffle_unit=pair", "'train.shuffle_unit' must be one of row, impression"),
     ("watch_time.lookahead_hours=-1", "'watch_time.lookahead_hours' must be >= 0"),
     ("train.epochs", "expected dotted.key=value"),
 ])

@@ -126,6 +126,7 @@ def test_train_exports_a_complete_model_with_meta(trained):
     assert meta["inputs"] == {"user_id": "string", "video_id": "string", "author_id": "string",
                               "hour": "int32", "video_duration_s": "float64"}
     assert meta["features"]["sparse"][0] == {"name": "user_id", "buckets": 97}
+    assert meta["train"]["shuffle_unit"] == "row"
 
     with open(os.path.join(cfg["paths.reports"], "train", f"{D2}.json")) as fh:
         assert json.load(fh)["final_loss"] == meta["final_loss"]

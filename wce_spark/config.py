@@ -96,6 +96,9 @@ SCHEMA: dict[str, Key] = {
     "train.batch_size": Key(int, 1024, check=_positive, rule="> 0"),
     "train.learning_rate": Key(NUMBER, 0.002, check=_positive, rule="> 0"),
     "train.shuffle_buffer": Key(int, 20000, check=_non_negative, rule=">= 0"),
+    "train.shuffle_unit": Key(str, "row", choices=("row", "impression"),
+                              doc="what the shuffle moves: single rows, or all rows of an impression together "
+                                  "(scheme B's two copies then share a batch)"),
     "train.seed": Key(int, 42),
     "train.num_workers": Key(int, 1, check=_positive, rule="> 0"),
     "train.reader_workers": Key(int, 2, check=_positive, rule="> 0"),

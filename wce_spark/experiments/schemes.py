@@ -9,18 +9,16 @@ timed). From the curves: quality at equal epochs, at equal training time, and th
 to reach a common quality.
 
 Runs: A and B; B with the learning rate doubled; B with both copies of an impression in the same batch
-(the reader's ``keep_together``); and A under the other weight functions.
+(``train.shuffle_unit=impression``); and A under the other weight functions.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import functools
 import json
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -43,7 +41,6 @@ class Run:
     scheme: str  # "A" or "B"
     weight_fn: str = "log2"
     overrides: tuple[str, ...] = ()
-    keep_together: bool = False  # B only: both rows of an impression in one batch
 
     @property
     def mode(self) -> str:
@@ -52,27 +49,10 @@ class Run:
 
 def standard_runs(learning_rate: float, weight_fns: Sequence[str] = ("log2", "log2_plus1", "linear")) -> list[Run]:
     runs = [Run("A", "A"), Run("B", "B"), Run("B, lr x2", "B", overrides=(f"train.learning_rate={2 * learning_rate}",)),
-            Run("B, copies in one batch", "B", keep_together=True)]
+            Run("B, copies in one batch", "B", overrides=("train.shuffle_unit=impression",))]
     # The weight functions under scheme A only: A and B optimise the same objective (see the A-vs-B runs),
     # and each extra function costs a samples table per scheme.
     return runs + [Run(f"A, {fn}", "A", fn) for fn in weight_fns if fn != "log2"]
-
-
-@contextlib.contextmanager
-def copies_in_one_batch(enabled: bool) -> Iterator[None]:
-    """train_model reads through ``wce_spark.train.loop.open_dataset``, and loop.py has no setting for the
-    reader's ``keep_together`` yet, so for this run the experiment binds it to impression_id there."""
-    if not enabled:
-        yield
-        return
-    import wce_spark.train.loop as loop
-
-    original = loop.open_dataset
-    loop.open_dataset = functools.partial(original, keep_together="impression_id")
-    try:
-        yield
-    finally:
-        loop.open_dataset = original
 
 
 def lake_config(cfg: Config, root: str, mode: str, weight_fn: str) -> Config:
@@ -91,7 +71,7 @@ class Curve:
     def to_json(self) -> dict:
         return {"name": self.run.name, "scheme": self.run.scheme, "mode": self.run.mode,
                 "weight_fn": self.run.weight_fn, "overrides": list(self.run.overrides),
-                "keep_together": self.run.keep_together, "epochs": self.epochs, **self.summary}
+                "epochs": self.epochs, **self.summary}
 
 
 def epoch_scorer(curve: Curve, test: pd.DataFrame, cfg: Config):
@@ -128,9 +108,8 @@ def train_runs(spark, cfg: Config, root: str, runs: Sequence[Run], end: dt.date,
             run_cfg = run_cfg.with_overrides(dict(parse_override(o) for o in run.overrides))
         curve = Curve(run)
         t0 = time.time()
-        with copies_in_one_batch(run.keep_together):
-            summary = train_wce(spark, run_cfg, end, f"{root}/models/{_slug(run.name)}",
-                                epoch_scorer(curve, test, run_cfg))
+        summary = train_wce(spark, run_cfg, end, f"{root}/models/{_slug(run.name)}",
+                            epoch_scorer(curve, test, run_cfg))
         curve.summary = {"wall_seconds": time.time() - t0, "train_seconds": summary["train_seconds"],
                          "rows_per_epoch": summary["rows_trained"] // max(summary["epochs"], 1),
                          "steps": summary["steps"], "rows_per_s": summary["rows_per_s"],

@@ -21,6 +21,7 @@ SERVING_COLUMNS = ("user_id", "video_id", "author_id", "video_duration_s", "hour
 
 LABEL = "label"
 WEIGHT = "weight"
+IMPRESSION_ID = "impression_id"  # the samples key: scheme B's two rows of one impression share it
 
 
 @dataclass(frozen=True)

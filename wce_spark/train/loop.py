@@ -36,7 +36,7 @@ from wce_spark.config import Config
 from wce_spark.errors import UserError
 from wce_spark.lake.snapshot import SnapshotFiles
 from wce_spark.train.export import export_model, serving_input_dtypes, warm_start
-from wce_spark.train.features import LABEL, WEIGHT, FeatureSpec
+from wce_spark.train.features import IMPRESSION_ID, LABEL, WEIGHT, FeatureSpec
 from wce_spark.train.losses import constant_logit, row_loss_for_mode
 from wce_spark.train.model import DeepFM, model_config
 from wce_spark.train.reader import HOLDOUT_BUCKETS, holdout_cutoff, open_dataset
@@ -175,6 +175,7 @@ def run_fingerprint(cfg: Config, files: SnapshotFiles, config: dict[str, Any]) -
             "end": files.end.isoformat(), "mode": files.samples_mode, "weight_fn": files.weight_fn,
             "model": config, "batch_size": cfg["train.batch_size"],
             "learning_rate": cfg["train.learning_rate"], "shuffle_buffer": cfg["train.shuffle_buffer"],
+            "shuffle_unit": cfg["train.shuffle_unit"],
             "warm_start": cfg["train.warm_start"], "holdout_fraction": cfg["retrain.holdout_fraction"]}
 
 
@@ -236,12 +237,14 @@ def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministi
         + (f"; no samples for {', '.join(missing)}" if missing else "")
         + (f"; holdout_bucket < {holdout_below} held out" if holdout_below else ""))
 
+    keep_together = IMPRESSION_ID if cfg["train.shuffle_unit"] == "impression" else None
+
     def read(seed: int, size: int = worker_batch, shuffle: int = cfg["train.shuffle_buffer"],
              in_order: bool = deterministic, sharded: bool = True):
         shard = {"cur_shard": worker.index, "shard_count": worker.count} if worker.distributed and sharded else {}
         return open_dataset(files.urls, columns, size, shuffle_buffer=shuffle, seed=seed,
                             reader_workers=cfg["train.reader_workers"], deterministic=in_order,
-                            holdout_below=holdout_below, **shard)
+                            holdout_below=holdout_below, keep_together=keep_together, **shard)
 
     # Every worker reads the same example rows (whole list, in file order), so all set the same bias.
     with read(seed=cfg["train.seed"], size=EXAMPLE_ROWS, shuffle=0, in_order=deterministic or worker.distributed,
@@ -313,7 +316,8 @@ def train_model(cfg: Config, day: dt.date, files: SnapshotFiles, *, deterministi
         "steps": int(optimizer.iterations.numpy()), "num_workers": worker.count,
         "features": spec.to_json(), "model": model.get_config(),
         "train": {"batch_size": batch_size, "learning_rate": cfg["train.learning_rate"],
-                  "shuffle_buffer": cfg["train.shuffle_buffer"], "seed": cfg["train.seed"]},
+                  "shuffle_buffer": cfg["train.shuffle_buffer"], "shuffle_unit": cfg["train.shuffle_unit"],
+                  "seed": cfg["train.seed"]},
         "tensorboard": paths.tensorboard_dir,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
