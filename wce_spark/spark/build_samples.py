@@ -25,6 +25,7 @@ from wce_spark.spark import delta_io
 from wce_spark.spark.columns import weight_col
 from wce_spark.spark.raw_logs import (IMPRESSION_COLUMNS, PLAYBACK_COLUMNS, RawDay, empty_day,
                                       partition_path, path_exists, read_partition)
+from wce_spark.spark.session import session_conf
 from wce_spark.storage import write_json_atomic
 
 # Quarantine reasons (CONTRACT rules 1, 2 and 5) and playback outcomes.
@@ -36,6 +37,12 @@ SAMPLE_COLUMNS = ["dt", "impression_id", "label", "weight", "watch_time_s", "use
                   "author_id", "video_duration_s", "hour", "event_ts", "holdout_bucket"]
 DERIVED_COLUMNS = {"dt", "label", "weight", "watch_time_s", "hour", "holdout_bucket"}
 HOLDOUT_BUCKETS = 1000
+SERIALIZED = StorageLevel.MEMORY_AND_DISK  # in PySpark: serialized bytes, no per-row objects for the GC
+# The kept impressions and plays are both hash-partitioned by impression_id, so the plays' key join and
+# the samples' watch-time join need no exchange, as long as both keep spark.sql.shuffle.partitions
+# partitions. AQE would coalesce each to its own count, and those joins would shuffle both sides again
+# (measured: a fifth of the build at 1M impressions).
+KEEP_PARTITIONING = {"spark.sql.adaptive.coalescePartitions.enabled": "false"}
 
 
 def holdout_bucket(impression_id: Column) -> Column:
@@ -123,33 +130,51 @@ def accepted_playbacks(df: DataFrame) -> DataFrame:
 
 
 def impression_keys(impressions: DataFrame, ts_name: str) -> DataFrame:
-    """(impression_id, <ts_name>) of the accepted impressions: a valid row's id, with the earliest
-    valid event_ts (the row de-duplication keeps). A hash aggregate: no sort needed."""
+    """(impression_id, <ts_name>) of the accepted impressions of raw ``impressions``: a valid row's id,
+    with the earliest valid event_ts (the row de-duplication keeps). A hash aggregate: no sort needed."""
     valid = ~_any_failed(impression_rules())
     return impressions.where(valid).groupBy("impression_id").agg(F.min("event_ts").alias(ts_name))
 
 
+def accepted_keys(classified: DataFrame, ts_name: str) -> DataFrame:
+    """The same keys taken from already classified impressions (no second pass over the raw rows)."""
+    return classified.where(F.col("reason").isNull()).select("impression_id", F.col("event_ts").alias(ts_name))
+
+
+def plays_in_reach(plays_next: DataFrame, day: dt.date, lookahead_s: float) -> DataFrame:
+    """The plays of D+1 that can still fall in the window of an impression of D (event_ts <= D+1 00:00
+    + L), before de-duplication: of the copies of one event_id, the earliest is kept whenever any is."""
+    midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+    cutoff_us = int(midnight.timestamp()) * 1_000_000 + int(round(lookahead_s * 1_000_000))
+    return plays_next.where(F.unix_micros(F.col("event_ts")) <= F.lit(cutoff_us))
+
+
 def match_playbacks(plays_d: DataFrame, plays_next: DataFrame, keys_d: DataFrame, keys_prev: DataFrame,
                     lookahead_s: float) -> DataFrame:
-    """Every accepted play of D and D+1 with ``outcome`` (CONTRACT rules 3 and 5) and ``of_day``
-    (True for D's own plays). For D+1's plays only ``used`` matters: they add watch time to D."""
+    """Every play of D and every accepted play of D+1 with ``outcome`` (CONTRACT rules 2, 3 and 5: its
+    quarantine ``reason`` if it has one, else used / carried / orphan / out_of_window) and ``of_day``
+    (True for D's own plays). For D+1's plays only ``used`` matters: they add watch time to D.
+    ``plays_d`` is classify_playbacks' output; its other columns are kept for the quarantine record.
+    The keys are joined by hash on impression_id (one shuffle of the plays, no sort)."""
     lookahead_us = int(round(lookahead_s * 1_000_000))
-    plays = (plays_d.select("event_id", "impression_id", "event_ts", "play_ms", "record", F.lit(True).alias("of_day"))
+    plays = (plays_d.withColumn("of_day", F.lit(True))
              .unionByName(plays_next.select("event_id", "impression_id", "event_ts", "play_ms",
-                                            F.lit(None).cast("string").alias("record"),
-                                            F.lit(False).alias("of_day"))))
-    keys = keys_d.join(keys_prev, "impression_id", "full_outer")
+                                            F.lit(None).cast("string").alias("reason"), F.lit(False).alias("of_day")),
+                          allowMissingColumns=True))
     play_us = F.unix_micros(F.col("event_ts"))
 
     def within(ts: str) -> Column:
         start = F.unix_micros(F.col(ts))
         return F.col(ts).isNotNull() & (play_us >= start) & (play_us <= start + F.lit(lookahead_us))
 
-    outcome = (F.when(within("ts_d"), F.lit(USED))
+    outcome = (F.when(F.col("reason").isNotNull(), F.col("reason"))
+               .when(within("ts_d"), F.lit(USED))
                .when(within("ts_prev"), F.lit(CARRIED))
                .when(F.col("ts_d").isNull() & F.col("ts_prev").isNull(), F.lit(ORPHAN))
                .otherwise(F.lit(OUT_OF_WINDOW)))
-    return plays.join(keys, "impression_id", "left").withColumn("outcome", outcome).drop("ts_d", "ts_prev")
+    return (plays.join(keys_d.hint("shuffle_hash"), "impression_id", "left")
+            .join(keys_prev.hint("shuffle_hash"), "impression_id", "left")
+            .withColumn("outcome", outcome).drop("ts_d", "ts_prev"))
 
 
 def watch_times(matched: DataFrame, cap_s: float) -> DataFrame:
@@ -205,8 +230,10 @@ def _read(spark: SparkSession, root: str, day: dt.date, columns: dict, what: str
     return empty_day(spark, columns)
 
 
-def _with_record(raw: RawDay) -> DataFrame:
-    return raw.df.withColumn("record", raw.record)
+def _drop_checkpoint(df: DataFrame) -> None:
+    """Free a local checkpoint's blocks now, not at the JVM's next GC (daily_retrain builds day after
+    day in one session). PySpark has no public call for it; the plan's LogicalRDD holds the RDD."""
+    df._jdf.queryExecution().analyzed().rdd().unpersist(False)
 
 
 def counts_by(df: DataFrame, column: str) -> dict[str, int]:
@@ -230,6 +257,11 @@ def check_identities(report: dict) -> None:
 def build_samples(spark: SparkSession, cfg: Config, day: dt.date, allow_incomplete: bool = False) -> dict:
     """Build day ``day`` into ``<paths.lake>/samples`` and ``/quarantine`` and return the run report.
     Nothing is committed unless both reconciliation identities hold."""
+    with session_conf(spark, KEEP_PARTITIONING):
+        return _build_day(spark, cfg, day, allow_incomplete)
+
+
+def _build_day(spark: SparkSession, cfg: Config, day: dt.date, allow_incomplete: bool) -> dict:
     params = BuildParams.from_config(cfg, day)
     log = _Progress(day)
     imp_root, pb_root = cfg["paths.impressions"], cfg["paths.playbacks"]
@@ -251,27 +283,25 @@ def build_samples(spark: SparkSession, cfg: Config, day: dt.date, allow_incomple
                 if path_exists(spark, imp_prev_path) else empty_day(spark, IMPRESSION_COLUMNS))
     log("inputs found; classifying and joining")
 
-    impressions = classify_impressions(_with_record(imp_raw))
-    impressions = impressions.withColumn(
-        "record", F.when(F.col("reason").isNotNull(), F.col("record")))  # keep JSON only where it is needed
-    plays_d = classify_playbacks(_with_record(pb_raw))  # records kept: orphans show up only after the join
-    matched = match_playbacks(plays_d.where(F.col("reason").isNull()), accepted_playbacks(pb_next_raw.df),
-                              impression_keys(imp_raw.df, "ts_d"), impression_keys(imp_prev.df, "ts_prev"),
+    # The two results every output and count is taken from, computed once and kept: the classified
+    # impressions (all raw columns; the JSON record is made later, for quarantined rows only) and one
+    # narrow row per play. The counts are taken from them, checked, and only then is anything written.
+    # Kept as local checkpoints (the rows as computed, serialized, in executor memory spilling to disk):
+    # about half the cost of persist()'s compressed columnar cache for data read back once, in full.
+    # Like a cache they live on the executors: a lost executor fails the run, before any commit.
+    impressions = classify_impressions(imp_raw.df).localCheckpoint(eager=False, storageLevel=SERIALIZED)
+    matched = match_playbacks(classify_playbacks(pb_raw.df),
+                              accepted_playbacks(plays_in_reach(pb_next_raw.df, day, params.lookahead_s)),
+                              accepted_keys(impressions, "ts_d"), impression_keys(imp_prev.df, "ts_prev"),
                               params.lookahead_s)
-
-    # The two results every output and count is taken from, computed once.
-    imp_final = (impressions.join(watch_times(matched, params.cap_s), "impression_id", "left")
-                 .persist(StorageLevel.MEMORY_AND_DISK))
-    play_outcomes = (plays_d.where(F.col("reason").isNotNull())
-                     .select("reason", "record", F.col("reason").alias("outcome"))
-                     .unionByName(matched.where(F.col("of_day")).select(
-                         F.when(F.col("outcome").isin(ORPHAN, OUT_OF_WINDOW), F.col("outcome")).alias("reason"),
-                         F.when(F.col("outcome").isin(ORPHAN, OUT_OF_WINDOW), F.col("record")).alias("record"),
-                         "outcome"))
-                     .persist(StorageLevel.MEMORY_AND_DISK))
+    quarantined_play = F.col("of_day") & ~F.col("outcome").isin(USED, CARRIED)
+    plays = (matched.where(F.col("of_day") | (F.col("outcome") == USED))  # D+1's other plays: D+1's business
+             .select("impression_id", "play_ms", "of_day", "outcome",
+                     F.when(quarantined_play, pb_raw.record).alias("record"))
+             .localCheckpoint(eager=False, storageLevel=SERIALIZED))
     try:
-        imp_counts = counts_by(imp_final, "reason")
-        play_counts = counts_by(play_outcomes, "outcome")
+        imp_counts = counts_by(impressions, "reason")
+        play_counts = counts_by(plays.where(F.col("of_day")), "outcome")
         accepted = imp_counts.pop(None, 0)
         report = {
             "date": day.isoformat(),
@@ -286,9 +316,13 @@ def build_samples(spark: SparkSession, cfg: Config, day: dt.date, allow_incomple
         check_identities(report)
         log(f"reconciled: {report['impressions']['read']} impressions, {report['playbacks']['read']} playbacks")
 
-        samples = to_samples(imp_final.where(F.col("reason").isNull()).drop("reason", "record"), params)
-        quarantine = (to_quarantine(imp_final.where(F.col("reason").isNotNull()), "impressions", day)
-                      .unionByName(to_quarantine(play_outcomes.where(F.col("reason").isNotNull()), "playbacks", day)))
+        accepted_rows = (impressions.where(F.col("reason").isNull()).drop("reason")
+                         .join(watch_times(plays, params.cap_s).hint("shuffle_hash"), "impression_id", "left"))
+        samples = to_samples(accepted_rows, params)
+        quarantine = (to_quarantine(impressions.where(F.col("reason").isNotNull())
+                                    .withColumn("record", imp_raw.record), "impressions", day)
+                      .unionByName(to_quarantine(plays.where(quarantined_play).withColumnRenamed("outcome", "reason"),
+                                                 "playbacks", day)))
         delta_io.ensure_table(spark, samples_path, samples,
                               {delta_io.PROP_MODE: params.mode, delta_io.PROP_WEIGHT_FN: params.weight_fn})
         delta_io.ensure_table(spark, quarantine_path, quarantine, {})
@@ -298,8 +332,8 @@ def build_samples(spark: SparkSession, cfg: Config, day: dt.date, allow_incomple
         log(f"committed {sum(report['impressions']['quarantined'].values()) + sum(play_counts.values())} "
             f"quarantined rows to {quarantine_path}")
     finally:
-        imp_final.unpersist()
-        play_outcomes.unpersist()
+        _drop_checkpoint(impressions)
+        _drop_checkpoint(plays)
 
     report["samples"]["table_version"] = delta_io.table_version(spark, samples_path)
     report["quarantine"] = {"table_version": delta_io.table_version(spark, quarantine_path)}
