@@ -25,7 +25,6 @@ from wce_spark.spark import delta_io
 from wce_spark.spark.columns import weight_col
 from wce_spark.spark.raw_logs import (IMPRESSION_COLUMNS, PLAYBACK_COLUMNS, RawDay, empty_day,
                                       partition_path, path_exists, read_partition)
-from wce_spark.spark.session import session_conf
 from wce_spark.storage import write_json_atomic
 
 # Quarantine reasons (CONTRACT rules 1, 2 and 5) and playback outcomes.
@@ -38,11 +37,6 @@ SAMPLE_COLUMNS = ["dt", "impression_id", "label", "weight", "watch_time_s", "use
 DERIVED_COLUMNS = {"dt", "label", "weight", "watch_time_s", "hour", "holdout_bucket"}
 HOLDOUT_BUCKETS = 1000
 SERIALIZED = StorageLevel.MEMORY_AND_DISK  # in PySpark: serialized bytes, no per-row objects for the GC
-# The kept impressions and plays are both hash-partitioned by impression_id, so the plays' key join and
-# the samples' watch-time join need no exchange, as long as both keep spark.sql.shuffle.partitions
-# partitions. AQE would coalesce each to its own count, and those joins would shuffle both sides again
-# (measured: a fifth of the build at 1M impressions).
-KEEP_PARTITIONING = {"spark.sql.adaptive.coalescePartitions.enabled": "false"}
 
 
 def holdout_bucket(impression_id: Column) -> Column:
@@ -257,11 +251,6 @@ def check_identities(report: dict) -> None:
 def build_samples(spark: SparkSession, cfg: Config, day: dt.date, allow_incomplete: bool = False) -> dict:
     """Build day ``day`` into ``<paths.lake>/samples`` and ``/quarantine`` and return the run report.
     Nothing is committed unless both reconciliation identities hold."""
-    with session_conf(spark, KEEP_PARTITIONING):
-        return _build_day(spark, cfg, day, allow_incomplete)
-
-
-def _build_day(spark: SparkSession, cfg: Config, day: dt.date, allow_incomplete: bool) -> dict:
     params = BuildParams.from_config(cfg, day)
     log = _Progress(day)
     imp_root, pb_root = cfg["paths.impressions"], cfg["paths.playbacks"]

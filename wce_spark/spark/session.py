@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import os
 import sys
-from contextlib import contextmanager
-from typing import Iterator
 
 from wce_spark.config import Config
 
@@ -51,19 +49,3 @@ def get_spark(cfg: Config, app_name: str | None = None):
         spark = configure_spark_with_delta_pip(builder).getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
-
-
-@contextmanager
-def session_conf(spark, settings: dict[str, str]) -> Iterator[None]:
-    """Runtime SQL settings for the queries of one block, restored after it (the session is shared)."""
-    before = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in before.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
