@@ -45,13 +45,18 @@ for i in "${!args[@]}"; do
 done
 
 DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$PWD/.venv/bin/python}"
+# A driver on this machine (client mode, the default) logs Spark's errors only, as local runs do, so the
+# jobs' progress lines stay readable; with --deploy-mode cluster the cluster's logging applies.
+DRIVER_OPTS=(--driver-java-options "-Dlog4j.configurationFile=file:$PWD/wce_spark/spark/log4j2.properties")
+CLUSTER_MODE=0
+case " ${SUBMIT_OPTS:-} " in *" --deploy-mode cluster "*) CLUSTER_MODE=1; DRIVER_OPTS=() ;; esac
 if [ -n "${WCE_ENV_ARCHIVE:-}" ]; then
   case "$WCE_ENV_ARCHIVE" in
     *://*) ;;  # on shared storage (hdfs://, s3a://): spark-submit fetches it
     *) [ -f "$WCE_ENV_ARCHIVE" ] || { echo "submit: no such archive $WCE_ENV_ARCHIVE (bash scripts/package.sh builds it)" >&2; exit 2; } ;;
   esac
   # In cluster deploy mode the driver runs on a node too, next to the unpacked archive.
-  case " ${SUBMIT_OPTS:-} " in *" --deploy-mode cluster "*) DRIVER_PYTHON=./env/bin/python ;; esac
+  if [ $CLUSTER_MODE -eq 1 ]; then DRIVER_PYTHON=./env/bin/python; fi
   PYTHON_OPTS=(--archives "$WCE_ENV_ARCHIVE#env" --conf spark.pyspark.python=./env/bin/python
                --conf "spark.pyspark.driver.python=$DRIVER_PYTHON")
 else
@@ -64,6 +69,7 @@ exec "$SPARK_HOME/bin/spark-submit" \
   --master "$MASTER" \
   --packages "io.delta:delta-spark_${SCALA}:${DELTA_VERSION}" \
   --py-files dist/wce_spark.zip \
+  "${DRIVER_OPTS[@]}" \
   "${FILES[@]}" \
   "${PYTHON_OPTS[@]}" \
   --conf spark.ui.showConsoleProgress=false \

@@ -92,7 +92,8 @@ def train_distributed(spark, cfg: Config, day: dt.date, files: SnapshotFiles, *,
     paths = loop.RunPaths.for_day(cfg, day)
     if export_dir:
         paths = replace(paths, export_dir=export_dir)
-    loop.prepare_run_dir(paths.run_dir, loop.run_fingerprint(cfg, files, model_config(cfg, FeatureSpec.from_config(cfg))))
+    config = model_config(cfg, FeatureSpec.from_config(cfg))
+    loop.prepare_run_dir(paths.run_dir, loop.run_fingerprint(cfg, files, config))  # what every worker resumes
 
     payload = pickle.dumps({"cfg": cfg, "day": day, "files": files, "export_dir": paths.export_dir,
                             "deterministic": deterministic})
@@ -235,9 +236,19 @@ def _worker_main(scratch: str) -> None:
         result = {"index": index, "error": "RuntimeError", "message": f"{type(exc).__name__}: {exc}"}
     with open(os.path.join(scratch, RESULT_FILE), "w") as fh:
         json.dump(result, fh, default=str)
+    if result.get("error") in (None, "TrainingDiverged"):  # every worker got here, none is stuck mid-step
+        _wait_for_every_worker(strategy)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # not a normal exit: TF's collective runtime threads can hold the interpreter's teardown
+
+
+def _wait_for_every_worker(strategy) -> None:
+    """An all-reduce as a barrier before exiting: the chief hosts TF's coordination service, and a worker
+    still saving when the chief's process ends loses it (heartbeat errors, possibly before its result)."""
+    import tensorflow as tf
+
+    strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(lambda: tf.constant(1.0)), axis=None)
 
 
 if __name__ == "__main__":
