@@ -19,15 +19,12 @@ from wce_spark.errors import UserError
 from wce_spark.evaluate.frame import EVALUATION_COLUMNS, evaluate_frame, truth_column
 from wce_spark.evaluate.report import write_report
 from wce_spark.evaluate.scoring import ServingModel
+from wce_spark.lake.snapshot import samples_table
 from wce_spark.spark.raw_logs import partition_path, path_exists
 
 
 def _progress(message: str) -> None:
     print(f"evaluate: {message}", flush=True)
-
-
-def samples_path(cfg: Config) -> str:
-    return f"{cfg['paths.lake'].rstrip('/')}/samples"
 
 
 def _truth(spark: SparkSession, cfg: Config, day: dt.date) -> DataFrame | None:
@@ -46,7 +43,7 @@ def load_impressions(spark: SparkSession, cfg: Config, day: dt.date, columns: It
                      where: Column | None = None) -> pd.DataFrame:
     """D's impressions (label = 1 rows at dt = D) with ``columns``, optionally narrowed by ``where``
     (e.g. a holdout slice), plus ``expected_w_<weight.fn>`` when the generator's truth exists."""
-    path = samples_path(cfg)
+    path = samples_table(cfg)
     if not path_exists(spark, f"{path}/_delta_log"):
         raise UserError(f"no samples table at {path}; run build_samples first")
     samples = spark.read.format("delta").load(path)
@@ -80,10 +77,10 @@ def evaluate_day(cfg: Config, day: dt.date, model_dir: str, spark: SparkSession 
 
         log("starting Spark")
         spark = get_spark(cfg, app_name="wce-evaluate")
-    log(f"reading the impressions of {day} from {samples_path(cfg)}")
+    log(f"reading the impressions of {day} from {samples_table(cfg)}")
     frame = load_impressions(spark, cfg, day, [*EVALUATION_COLUMNS, *model.inputs], where)
     if frame.empty:
-        raise UserError(f"no impressions for {day} in {samples_path(cfg)}"
+        raise UserError(f"no impressions for {day} in {samples_table(cfg)}"
                         + (" matching the given filter" if where is not None else ""))
     log(f"scoring {len(frame):,} impressions through the serving signature")
     result = {"date": day.isoformat(), **evaluate_frame(frame, model, cfg)}

@@ -12,6 +12,7 @@ import pandas as pd
 from wce_spark.config import Config
 from wce_spark.errors import UserError
 from wce_spark.evaluate import metrics
+from wce_spark.lake.snapshot import samples_table
 
 PREDICT_BATCH = 8192
 TEST_DAYS = 3
@@ -29,8 +30,9 @@ def split_days(days: Sequence[dt.date], test_days: int = TEST_DAYS) -> tuple[lis
     return days[:-test_days], days[-test_days:]
 
 
-def samples_table(cfg: Config) -> str:
-    return f"{cfg['paths.lake'].rstrip('/')}/samples"
+def slug(name: str) -> str:
+    """A run's name as a file-name part."""
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
 def build_days(spark, cfg: Config, days: Iterable[dt.date], reuse: bool = False) -> None:

@@ -83,7 +83,7 @@ def run(spark, cfg: Config, inputs: Sequence[str], out_dir: str, reuse_lake: boo
 
     for name, overrides in {"WCE-DeepFM": [], **(variants or {})}.items():
         variant = cfg.with_overrides(dict(parse_override(o) for o in overrides))
-        export_dir = f"{cfg['paths.models'].rstrip('/')}/experiment/{_slug(name)}"
+        export_dir = f"{cfg['paths.models'].rstrip('/')}/experiment/{slug(name)}"
         summary = train_wce(spark, variant, train_days[-1], export_dir)
         predicted = ServingModel(export_dir).score(test)["watch_time_s"].to_numpy()
         results[name] = scores(test, predicted, variant)
@@ -100,10 +100,6 @@ def run(spark, cfg: Config, inputs: Sequence[str], out_dir: str, reuse_lake: boo
     return document
 
 
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
-
-
 def _write(document: dict, out_dir: str) -> None:
     base = out_dir.rstrip("/")
     rows = document["table"]
@@ -113,7 +109,7 @@ def _write(document: dict, out_dir: str) -> None:
         rows, ("mae", "rmse"), "KuaiRand-1K random log, test days: error (s) by method"))
     for name in ("WCE-DeepFM", "DeepFM regression (MSE)"):
         result = document["results"][name]
-        write_bytes_atomic(f"{base}/kuairand_calibration_{_slug(name)}.png",
+        write_bytes_atomic(f"{base}/kuairand_calibration_{slug(name)}.png",
                            plots.calibration_png(result["calibration"], f"{name}, KuaiRand test days"))
     wce = document["results"]["WCE-DeepFM"]
     write_bytes_atomic(f"{base}/kuairand_xauc_by_duration_wce_deepfm.png",

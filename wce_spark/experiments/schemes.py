@@ -108,7 +108,7 @@ def train_runs(spark, cfg: Config, root: str, runs: Sequence[Run], end: dt.date,
             run_cfg = run_cfg.with_overrides(dict(parse_override(o) for o in run.overrides))
         curve = Curve(run)
         t0 = time.time()
-        summary = train_wce(spark, run_cfg, end, f"{root}/models/{_slug(run.name)}",
+        summary = train_wce(spark, run_cfg, end, f"{root}/models/{slug(run.name)}",
                             epoch_scorer(curve, test, run_cfg))
         curve.summary = {"wall_seconds": time.time() - t0, "train_seconds": summary["train_seconds"],
                          "rows_per_epoch": summary["rows_trained"] // max(summary["epochs"], 1),
@@ -116,10 +116,6 @@ def train_runs(spark, cfg: Config, root: str, runs: Sequence[Run], end: dt.date,
                          "learning_rate": run_cfg["train.learning_rate"]}
         curves.append(curve)
     return curves
-
-
-def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
 
 
 def time_to_reach(epochs: list[dict], key: str, target: float) -> float:

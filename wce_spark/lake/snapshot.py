@@ -15,6 +15,15 @@ from urllib.parse import unquote, urlparse
 from wce_spark.errors import UserError
 
 
+def samples_table(cfg) -> str:
+    """The samples Delta table of a conf (build_samples writes it, train and evaluate read it)."""
+    return f"{cfg['paths.lake'].rstrip('/')}/samples"
+
+
+def quarantine_table(cfg) -> str:
+    return f"{cfg['paths.lake'].rstrip('/')}/quarantine"
+
+
 @dataclass(frozen=True)
 class DataFile:
     url: str  # what a reader opens: file:///abs/path locally, hdfs://... or s3a://... elsewhere

@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from wce_spark.config import Config
 from wce_spark.errors import UserError
+from wce_spark.lake.snapshot import quarantine_table, samples_table
 from wce_spark.spark import delta_io
 from wce_spark.spark.columns import weight_col
 from wce_spark.spark.raw_logs import (IMPRESSION_COLUMNS, PLAYBACK_COLUMNS, RawDay, empty_day,
@@ -254,8 +255,7 @@ def build_samples(spark: SparkSession, cfg: Config, day: dt.date, allow_incomple
     params = BuildParams.from_config(cfg, day)
     log = _Progress(day)
     imp_root, pb_root = cfg["paths.impressions"], cfg["paths.playbacks"]
-    samples_path = f"{cfg['paths.lake'].rstrip('/')}/samples"
-    quarantine_path = f"{cfg['paths.lake'].rstrip('/')}/quarantine"
+    samples_path, quarantine_path = samples_table(cfg), quarantine_table(cfg)
     prev, nxt = day - dt.timedelta(days=1), day + dt.timedelta(days=1)
 
     imp_raw = _read(spark, imp_root, day, IMPRESSION_COLUMNS, "impressions", True, False, "nothing to build")

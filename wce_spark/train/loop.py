@@ -34,7 +34,7 @@ import tf_keras as keras
 from wce_spark import storage
 from wce_spark.config import Config
 from wce_spark.errors import UserError
-from wce_spark.lake.snapshot import SnapshotFiles
+from wce_spark.lake.snapshot import SnapshotFiles, samples_table
 from wce_spark.train.export import export_model, serving_input_dtypes, warm_start
 from wce_spark.train.features import IMPRESSION_ID, LABEL, WEIGHT, FeatureSpec
 from wce_spark.train.losses import constant_logit, row_loss_for_mode
@@ -96,10 +96,6 @@ class Worker:
             return paths
         return replace(paths, export_dir=f"{self.scratch}/export", run_dir=f"{self.scratch}/run",
                        tensorboard_dir=f"{self.scratch}/tensorboard", report=f"{self.scratch}/report.json")
-
-
-def samples_table(cfg: Config) -> str:
-    return f"{cfg['paths.lake'].rstrip('/')}/samples"
 
 
 def check_table_matches_conf(cfg: Config, files: SnapshotFiles) -> str:
